@@ -14,6 +14,7 @@ from cdpkit.errors import CdpkitError
 from cdpkit.project import Project
 
 DEMO_VAR = "cdpkit_demo"
+MAX_FAILURES_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,10 @@ def run_dbt(
         str(project.root),
         "--profiles-dir",
         str(project.root),
-        "--quiet",
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "debug",
         "--no-use-colors",
         "--log-path",
         str(project.root / "logs"),
@@ -160,5 +164,10 @@ def require_success(outcome: BuildOutcome) -> None:
         if step.error:
             lines.append(f"dbt {step.command}: {step.error}")
         for n in step.failures():
-            lines.append(f"{n.unique_id}: {n.status}: {n.message.strip()}")
-    raise CdpkitError("dbt build failed:\n  " + "\n  ".join(lines or ["unknown failure"]))
+            first = n.message.strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])
+            lines.append(f"{n.unique_id}: {n.status}: {detail}")
+    shown = lines[:MAX_FAILURES_SHOWN]
+    if len(lines) > MAX_FAILURES_SHOWN:
+        shown.append(f"… and {len(lines) - MAX_FAILURES_SHOWN} more (see logs/dbt.log)")
+    raise CdpkitError("dbt build failed:\n  " + "\n  ".join(shown or ["unknown failure"]))
