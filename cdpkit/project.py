@@ -1,4 +1,4 @@
-"""Locate a cdpkit project and read its dbt `profiles.yml`, the single source of connection truth."""
+"""Locate a cdpkit project and read its dbt `profiles.yml` (the one source of connections)."""
 
 from __future__ import annotations
 

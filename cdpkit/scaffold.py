@@ -9,7 +9,15 @@ from pathlib import Path
 from cdpkit.errors import CdpkitError
 
 TEMPLATE = Path(__file__).parent / "scaffold"
-ENTRIES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "audiences", "destinations")
+ENTRIES = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models",
+    "macros",
+    "seeds",
+    "audiences",
+    "destinations",
+)
 GITIGNORE = """\
 # cdpkit / dbt local artefacts
 *.duckdb
@@ -35,10 +43,14 @@ def init_project(directory: Path) -> Scaffolded:
     if root.exists() and not root.is_dir():
         raise CdpkitError(f"{root} exists and is not a directory")
     if (root / "dbt_project.yml").exists():
-        raise CdpkitError(f"{root} already contains a dbt project (dbt_project.yml); not touching it")
+        raise CdpkitError(
+            f"{root} already contains a dbt project (dbt_project.yml); not touching it"
+        )
     clashes = [name for name in ENTRIES if (root / name).exists()]
     if clashes:
-        raise CdpkitError(f"{root} already has {', '.join(clashes)}; choose a new or empty directory")
+        raise CdpkitError(
+            f"{root} already has {', '.join(clashes)}; choose a new or empty directory"
+        )
     missing = [name for name in ENTRIES if not (TEMPLATE / name).exists()]
     if missing:
         raise CdpkitError(f"the cdpkit installation lacks its project template: {missing}")

@@ -6,6 +6,7 @@ parameters use `exp.Placeholder()`, which renders as `?` for DuckDB and `%s` for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -125,10 +126,9 @@ class Warehouse:
         return [r[0] for r in rows] or None
 
     def close(self) -> None:
-        try:
+        # Closing twice or after a failure is harmless.
+        with contextlib.suppress(Exception):
             self._con.close()
-        except Exception:  # noqa: S110 - closing twice or after a failure is harmless
-            pass
 
     def __enter__(self) -> Warehouse:
         return self

@@ -62,4 +62,3 @@ def build_command(
         out.print(f"dbt {step.command}: {counts} ({seconds:.1f}s in nodes)")
     dbt_runner.require_success(outcome)
     out.print("Build complete.")
-

@@ -19,7 +19,8 @@ def demo_data_command(
     customers: Annotated[int, typer.Option("--customers", "-n", help="People to generate.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = 42,
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory to write the tables into.", file_okay=False)
+        Path,
+        typer.Option("--out", "-o", help="Directory to write the tables into.", file_okay=False),
     ] = Path("demo_data"),
     fmt: Annotated[
         str, typer.Option("--format", help="csv or parquet (truth.csv is always CSV).")
