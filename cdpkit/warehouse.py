@@ -203,6 +203,13 @@ def _connect_duckdb(project: Project, target: Target, *, read_only: bool) -> War
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             break
+        except duckdb.ConnectionException:
+            # This process already has the file open read-write (e.g. dbt ran in-process):
+            # DuckDB shares that instance only with connections of the same configuration.
+            if not read_only:
+                raise
+            con = duckdb.connect(str(path))
+            break
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
