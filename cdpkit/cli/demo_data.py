@@ -25,6 +25,12 @@ def demo_data_command(
     fmt: Annotated[
         str, typer.Option("--format", help="csv or parquet (truth.csv is always CSV).")
     ] = "csv",
+    events_scale: Annotated[
+        float,
+        typer.Option(
+            "--events-scale", help="Browsing sessions per person relative to the default (1.0)."
+        ),
+    ] = 1.0,
 ) -> None:
     """Generate every raw input table (events, orders, CRM, email, consents) plus truth.csv."""
     from cdpkit.demo_data import generate
@@ -47,6 +53,7 @@ def demo_data_command(
             out_dir,
             file_format,
             progress=lambda n: progress.update(task, completed=n),
+            events_scale=events_scale,
         )
     out.print(f"Wrote {summary.people:,} people to {out_dir} in {summary.seconds:.1f}s:")
     for table, rows in summary.rows.items():
