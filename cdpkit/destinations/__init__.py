@@ -1,0 +1,1 @@
+"""Destination connectors and the small interface they implement."""

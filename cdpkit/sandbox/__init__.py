@@ -1,0 +1,1 @@
+"""Local fake servers of the destination APIs (cdpkit sandbox)."""
