@@ -59,6 +59,9 @@ def model_sql(
     sql = render(query, dialect)
     # Literal braces must not reach Jinja: every '{' is emitted through a Jinja expression.
     sql = sql.replace("{", "{{ '{' }}")
+    # Jinja (and so dbt) turns a carriage return in template text into a newline, which would
+    # change a string literal; emitted as a Jinja expression it reaches the warehouse intact.
+    sql = sql.replace("\r", "{{ '\\r' }}")
     for table in MART_TABLES:
         sql = sql.replace(f"{_MARKER}{table}", "{{ ref('" + table + "') }}")
     shown = re.sub(r"[^\w./-]", "_", audience.source) if audience.source else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jinja2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cdpkit.audiences.dbt_emit import HEADER, model_sql
@@ -40,6 +40,8 @@ def _render_like_dbt(model: str, target_type: str = "duckdb") -> str:
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30))
+@example(value="\r")  # Jinja normalises a raw carriage return to a newline
+@example(value="a\r\nb {% raw %}")
 def test_user_text_never_reaches_jinja(value: str) -> None:
     audiences = _spec(value)
     model = model_sql(audiences["a"], audiences, "duckdb")
