@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from cdpkit.errors import CdpkitError
@@ -60,7 +61,7 @@ class CdpkitGroup(TyperGroup):
         except CdpkitError as exc:
             if debug_enabled(ctx):
                 traceback.print_exc(file=sys.stderr)
-            err.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("Interrupted.")
