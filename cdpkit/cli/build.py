@@ -29,7 +29,11 @@ def build_command(
         ),
     ] = False,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild incremental models from scratch (customer ids are kept; see README).",
+        ),
     ] = False,
     project_dir: ProjectDirOption = None,
     target: TargetOption = None,
