@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/cdpkit build --demo
+	$(BIN)/cdpkit demo
 
 test: install lint
 	$(BIN)/python -m pytest
@@ -36,8 +36,13 @@ format: install
 seeds: install
 	$(BIN)/python -m cdpkit.demo_data --customers 2000 --seed 42 --out seeds
 
+# Benchmarks print figures against a same-run baseline (see each script's --help for sizes).
 bench: install
 	$(BIN)/python benchmarks/identity.py --customers 100000
+	$(BIN)/python benchmarks/audiences.py
+	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/crm.py
+	$(BIN)/python benchmarks/adsync.py
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal .pytest_cache
+	rm -rf target logs exports warehouse.duckdb warehouse.duckdb.wal .pytest_cache

@@ -8,7 +8,23 @@ from typing import Annotated
 import typer
 
 from cdpkit import __version__
-from cdpkit.cli import build, demo_data, init
+from cdpkit.cli import (
+    audiences,
+    build,
+    crm_import,
+    demo,
+    demo_data,
+    destinations,
+    history,
+    identity,
+    init,
+    report,
+    run,
+    sandbox,
+    schedule,
+    status,
+    sync,
+)
 from cdpkit.cli.common import new_app
 
 app = new_app(
@@ -49,7 +65,19 @@ def root(
 
 build.register(app)
 demo_data.register(app)
+demo.register(app)
 init.register(app)
+audiences.register(app)
+sync.register(app)
+history.register(app)
+sandbox.register(app)
+destinations.register(app)
+identity.register(app)
+schedule.register(app)
+run.register(app)
+status.register(app)
+report.register(app)
+crm_import.register(app)
 
 
 def main() -> None:
