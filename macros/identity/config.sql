@@ -210,17 +210,48 @@
 {%- endmacro %}
 
 
-{% macro cdpkit_identity_source_list(source_column) -%}
-    {#- An aggregate: the sources seen in a group, alphabetical and comma-separated. Built from
-        the configured source names (cheaper and more portable than an ordered string_agg). -#}
+{% macro cdpkit_identity_source_bits(source_column) -%}
+    {#- An aggregate: the sources seen in a group as a bit set (bit i = the i-th configured
+        source in alphabetical order); cdpkit_identity_source_names turns it into text once per
+        group (cheaper than one conditional aggregate per source, and than a string_agg). -#}
+    {%- set names = cdpkit_identity_sources() | map(attribute='name') | sort -%}
+    {%- set cases = [] -%}
+    {%- for name in names -%}
+        {%- do cases.append('when ' ~ cdpkit_sql_string(name) ~ ' then ' ~ (2 ** loop.index0)) -%}
+    {%- endfor -%}
+    {{ adapter.dispatch('cdpkit_bit_or', 'cdpkit')('case ' ~ source_column ~ ' ' ~ cases | join(' ') ~ ' else 0 end') }}
+{%- endmacro %}
+
+
+{% macro cdpkit_identity_source_names(bits_expr) -%}
+    {#- The sources of a cdpkit_identity_source_bits bit set: alphabetical, comma-separated. -#}
     {%- set names = cdpkit_identity_sources() | map(attribute='name') | sort -%}
     substr(
         {%- for name in names %}
-        case when max(case when {{ source_column }} = {{ cdpkit_sql_string(name) }} then 1 else 0 end) = 1
+        case when ({{ bits_expr }} & {{ 2 ** loop.index0 }}) <> 0
             then {{ cdpkit_sql_string(', ' ~ name) }} else '' end{{ ' ||' if not loop.last }}
         {%- endfor %},
         3
     )
+{%- endmacro %}
+
+
+{% macro default__cdpkit_bit_or(expr) -%}
+    bit_or({{ expr }})
+{%- endmacro %}
+
+
+{% macro cdpkit_any_value(expr) -%}
+    {#- An aggregate: any value of a group whose rows all hold the same value. -#}
+    {{ return(adapter.dispatch('cdpkit_any_value', 'cdpkit')(expr)) }}
+{%- endmacro %}
+
+{% macro default__cdpkit_any_value(expr) -%}
+    min({{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__cdpkit_any_value(expr) -%}
+    any_value({{ expr }})
 {%- endmacro %}
 
 

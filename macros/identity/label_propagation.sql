@@ -48,16 +48,20 @@
             init as materialized (
                 select node_id, label from ({{ init_sql }}) as init
             ),
-            label_edges as materialized (
-                select distinct a.label as src, b.label as dst
-                from (
-                    select node_a as src, node_b as dst from ({{ edges_sql }}) as e
-                    union all
-                    select node_b as src, node_a as dst from ({{ edges_sql }}) as e
-                ) as edges
-                inner join init as a on a.node_id = edges.src
-                inner join init as b on b.node_id = edges.dst
+            {#- Contracted once per undirected link (one pass over the links), then mirrored. -#}
+            label_links as materialized (
+                select distinct
+                    least(a.label, b.label) as label_a,
+                    greatest(a.label, b.label) as label_b
+                from ({{ edges_sql }}) as e
+                inner join init as a on a.node_id = e.node_a
+                inner join init as b on b.node_id = e.node_b
                 where a.label <> b.label
+            ),
+            label_edges as materialized (
+                select label_a as src, label_b as dst from label_links
+                union all
+                select label_b as src, label_a as dst from label_links
             ),
             labels (node_id, label) using key (node_id) as (
                 select src as node_id, least(src, min(dst)) as label

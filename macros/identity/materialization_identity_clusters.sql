@@ -49,17 +49,15 @@
     {%- set nodes_relation = make_temp_relation(target_relation, '__nodes') -%}
     {% do run_query(create_table_as(True, nodes_relation, sql)) %}
 
-    {#- 1. connected components; a node starts at the smallest id among itself and its neighbours -#}
+    {#- 1. connected components; a node starts at the smallest id among itself and its neighbours
+        (only a link's larger end can get a smaller label from it: one grouping over the links) -#}
     {%- set init_sql -%}
-        select nodes.node_id, coalesce(case when m.label < nodes.node_id then m.label end, nodes.node_id) as label
+        select nodes.node_id, coalesce(m.label, nodes.node_id) as label
         from {{ nodes_relation }} as nodes
         left join (
-            select node_id, min(other_id) as label from (
-                select node_a as node_id, node_b as other_id from {{ edges_relation }}
-                union all
-                select node_b as node_id, node_a as other_id from {{ edges_relation }}
-            ) as both_directions
-            group by node_id
+            select greatest(node_a, node_b) as node_id, min(least(node_a, node_b)) as label
+            from {{ edges_relation }}
+            group by greatest(node_a, node_b)
         ) as m on m.node_id = nodes.node_id
     {%- endset -%}
     {%- set edges_sql = 'select node_a, node_b from ' ~ edges_relation -%}
@@ -73,18 +71,21 @@
             {%- set chosen_relation = make_temp_relation(target_relation, '__lim' ~ pass) -%}
             {%- set chosen_sql -%}
                 with limits as ({{ limits_sql }}),
+                {#- Only the limited types are counted (the limits join comes before grouping). -#}
                 counts as (
-                    select clusters.label as cluster_id, nodes.identifier_type, count(*) as n
+                    select clusters.label as cluster_id, nodes.identifier_type,
+                        min(limits.max_per_customer) as max_per_customer,
+                        min(limits.priority) as priority, count(*) as n
                     from {{ state.clusters }} as clusters
                     inner join {{ nodes_relation }} as nodes on nodes.node_id = clusters.node_id
+                    inner join limits on limits.identifier_type = nodes.identifier_type
                     group by clusters.label, nodes.identifier_type
                 ),
                 violated as (
                     select counts.cluster_id, counts.identifier_type,
-                        row_number() over (partition by counts.cluster_id order by limits.priority, limits.identifier_type) as rn
+                        row_number() over (partition by counts.cluster_id order by counts.priority, counts.identifier_type) as rn
                     from counts
-                    inner join limits on limits.identifier_type = counts.identifier_type
-                    where counts.n > limits.max_per_customer
+                    where counts.n > counts.max_per_customer
                 )
                 select cluster_id, identifier_type from violated where rn = 1
             {%- endset -%}

@@ -8,7 +8,7 @@ with stats as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         sum(row_count) as occurrences,
-        {{ cdpkit_identity_source_list('source_name') }} as sources
+        {{ cdpkit_identity_source_bits('source_name') }} as source_bits
     from {{ ref('int_identity_occurrences') }}
     group by node_id
 )
@@ -20,7 +20,7 @@ select
     stats.first_seen_at,
     stats.last_seen_at,
     stats.occurrences,
-    stats.sources,
+    {{ cdpkit_identity_source_names('stats.source_bits') }} as sources,
     clusters.is_attached
 from {{ ref('int_identity_clusters') }} as clusters
 inner join {{ ref('int_identity_nodes') }} as nodes on nodes.node_id = clusters.node_id

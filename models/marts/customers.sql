@@ -97,6 +97,19 @@ consents as (
             on tuple_customers.tuple_key = {{ cdpkit_identity_tuple_key('consents', 'consents') }}
     ) as ranked
     where rn = 1
+),
+
+{#- One row per customer with its latest record of each purpose (one join instead of one per
+    purpose; every (customer, purpose) has at most one row above, so the aggregates pick it). -#}
+consent_by_purpose as (
+    select
+        customer_id
+        {%- for purpose in ['marketing', 'advertising', 'analytics'] %},
+        bool_or(case when purpose = {{ cdpkit_sql_string(purpose) }} then granted end) as {{ purpose }}_granted,
+        max(case when purpose = {{ cdpkit_sql_string(purpose) }} then recorded_at end) as {{ purpose }}_at
+        {%- endfor %}
+    from consents
+    group by customer_id
 )
 
 select
@@ -126,8 +139,8 @@ select
     coalesce(orders.refunded_order_count, 0) as refunded_order_count,
     coalesce(orders.cancelled_order_count, 0) as cancelled_order_count,
     {%- for purpose in ['marketing', 'advertising', 'analytics'] %}
-    coalesce(consent_{{ purpose }}.granted, false) as consent_{{ purpose }},
-    consent_{{ purpose }}.recorded_at as consent_{{ purpose }}_at,
+    coalesce(consent_by_purpose.{{ purpose }}_granted, false) as consent_{{ purpose }},
+    consent_by_purpose.{{ purpose }}_at as consent_{{ purpose }}_at,
     {%- endfor %}
     per_customer.identifier_count
 from per_customer
@@ -135,8 +148,4 @@ left join best_email on best_email.customer_id = per_customer.customer_id
 left join best_phone on best_phone.customer_id = per_customer.customer_id
 left join crm on crm.customer_id = per_customer.customer_id
 left join orders on orders.customer_id = per_customer.customer_id
-{%- for purpose in ['marketing', 'advertising', 'analytics'] %}
-left join consents as consent_{{ purpose }}
-    on consent_{{ purpose }}.customer_id = per_customer.customer_id
-    and consent_{{ purpose }}.purpose = {{ cdpkit_sql_string(purpose) }}
-{%- endfor %}
+left join consent_by_purpose on consent_by_purpose.customer_id = per_customer.customer_id

@@ -48,10 +48,12 @@ limits as (
     {%- endif %}
 ),
 
+{#- Counted only for the clusters that receive an attachment (a few of them). -#}
 held as (
     select linked.cluster_id, nodes.identifier_type, count(*) as n
     from linked
     inner join nodes on nodes.node_id = linked.node_id
+    where linked.cluster_id in (select cluster_id from single_cluster)
     group by linked.cluster_id, nodes.identifier_type
 ),
 

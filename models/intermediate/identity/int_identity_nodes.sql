@@ -3,8 +3,9 @@
     Grouped on the integer id alone (cheaper than a distinct over the strings). -#}
 select
     node_id,
-    min(identifier_type) as identifier_type,
-    min(identifier_value) as identifier_value
+    {#- every row of a node id holds the same type and value (the id is their hash) -#}
+    {{ cdpkit_any_value('identifier_type') }} as identifier_type,
+    {{ cdpkit_any_value('identifier_value') }} as identifier_value
 from {{ ref('int_identifiers_normalized') }}
 where node_id is not null
 group by node_id
