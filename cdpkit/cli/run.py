@@ -15,7 +15,8 @@ EXIT_CODES_HELP = """\
 Exit codes: 0 success (or nothing due, or a due sync is already running elsewhere);
 1 a step failed (dbt build, invalid audiences or destinations, a sync failed, was blocked by
 a safety limit or cancelled); 2 usage error; 3 the syncs finished but some records were
-rejected by the destination."""
+rejected by the destination; 4 deferred: a destination's daily quota ran out, the sync stopped
+cleanly and the next run resumes (nothing lost)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -117,6 +118,11 @@ def run_command(
             out.print(escape(f"  {sync_id}: could not start: {error.splitlines()[0]}"))
         for sync_id, why in result.tick.skipped:
             out.print(escape(f"  {sync_id}: skipped ({why})"))
-    meaning = {0: "success", 1: "failed", 3: "finished with rejected records"}[code]
+    meaning = {
+        0: "success",
+        1: "failed",
+        3: "finished with rejected records",
+        4: "deferred until the destination's quota resets",
+    }[code]
     out.print(f"Result: {meaning} (exit {code})")
     raise typer.Exit(code)

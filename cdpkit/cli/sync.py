@@ -59,6 +59,14 @@ def sync_command(
             help="Run even when a safety limit trips (mass removal, audience shrank to 0).",
         ),
     ] = False,
+    full_resync: Annotated[
+        bool,
+        typer.Option(
+            "--full-resync",
+            help="Send every current member again, not only what changed (Meta replaces the "
+            "audience; mirror mode still removes what this sync added and left).",
+        ),
+    ] = False,
     output: OutputOption = "text",
     as_of: AsOfOption = None,
     project_dir: ProjectDirOption = None,
@@ -66,10 +74,23 @@ def sync_command(
 ) -> None:
     """Sync audiences to their destinations: only what changed since the last confirmed run.
 
-    Exit codes: 0 every record confirmed, 1 a sync failed or was blocked, 3 some records were
-    rejected by the destination (see `cdpkit history show RUN_ID`).
+    Exit codes (the worst sync decides): 0 every record confirmed; 1 a sync failed, was
+    blocked by a safety limit or is running elsewhere; 4 deferred: a destination's daily quota
+    ran out, the sync stopped cleanly and the next run resumes where it stopped (nothing lost;
+    the message says when the quota resets, if known); 3 some records were rejected by the
+    destination (see `cdpkit history show RUN_ID`).
     """
-    _run(ctx, names or [], dry_run, allow_large_removals, output, as_of, project_dir, target)
+    _run(
+        ctx,
+        names or [],
+        dry_run,
+        allow_large_removals,
+        output,
+        as_of,
+        project_dir,
+        target,
+        full_resync=full_resync,
+    )
 
 
 def plan_command(
@@ -93,6 +114,8 @@ def _run(
     as_of: str | None,
     project_dir: Any,
     target: str | None,
+    *,
+    full_resync: bool = False,
 ) -> None:
     from cdpkit.audiences.runtime import parse_as_of
     from cdpkit.sync.api import run_syncs
@@ -107,6 +130,7 @@ def _run(
             names,
             dry_run=dry_run,
             allow_large_removals=allow_large_removals,
+            full_resync=full_resync,
             as_of=when,
             on_progress=on_progress,
         )
@@ -169,6 +193,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[ProgressEvent], None] | None]
 def _print_plan(o: SyncOutcome) -> None:
     p = o.plan
     what = f"{o.destination_type} ({o.mode}, audience {escape(o.audience)})"
+    if o.full_resync:
+        what += " — full resync"
     out.print(f"[bold]{escape(o.sync_id)}[/] → {what}")
     if o.status == "locked":
         out.print(f"  [yellow]{escape(o.error or '')}[/]")
@@ -189,12 +215,14 @@ def _print_plan(o: SyncOutcome) -> None:
 
 
 def _print_result(o: SyncOutcome) -> None:
-    colour = {"success": "green", "partial": "yellow"}.get(o.status, "red")
+    colour = {"success": "green", "partial": "yellow", "deferred": "yellow"}.get(o.status, "red")
     c, r = o.confirmed, o.rejected
     line = (
         f"[bold]{escape(o.sync_id)}[/]: [{colour}]{o.status}[/]"
         f" — confirmed {c['add']:,} added, {c['update']:,} updated, {c['remove']:,} removed"
     )
+    if o.full_resync:
+        line += " (full resync)"
     rejected = sum(r.values())
     if rejected:
         line += f"; {rejected:,} rejected"
@@ -205,5 +233,7 @@ def _print_result(o: SyncOutcome) -> None:
         out.print(f"  rejected {escape(item['key'])}: {escape(item['reason'])}")
     if rejected > len(o.rejections[:5]):
         out.print(f"  … see `cdpkit history show {o.run_id}` for all rejections")
-    if o.error:
+    if o.error and o.status == "deferred":
+        err.print(f"[bold yellow]Deferred:[/] {escape(o.sync_id)}: {escape(o.error)}")
+    elif o.error:
         err.print(f"[bold red]Error:[/] {escape(o.sync_id)}: {escape(o.error)}")

@@ -45,14 +45,28 @@ Change = Literal["add", "update", "remove"]
 
 @dataclass(frozen=True)
 class RateLimit:
-    """A token bucket: `per_second` sustained requests, up to `burst` at once."""
+    """A token bucket: `per_second` sustained requests, up to `burst` at once.
+
+    With `window_s`, a rolling window instead: at most `per_second * window_s` requests in any
+    `window_s` seconds (`RateLimit.rolling(190, 10)` for HubSpot's 10-second window).
+    """
 
     per_second: float
     burst: int = 1
+    window_s: float | None = None
+
+    @classmethod
+    def rolling(cls, requests: int, window_s: float) -> RateLimit:
+        """At most `requests` in any rolling `window_s` seconds."""
+        return cls(per_second=requests / window_s, burst=requests, window_s=window_s)
 
 
 class Record(NamedTuple):
     """One record to send. `fields` are destination field names -> warehouse values.
+
+    Removals carry the fields as last confirmed by the destination (from the sync state; JSON
+    types, decimals as Decimal), or `{}` when the state predates that (connectors then match
+    on `key` alone).
 
     An immutable value like the frozen dataclasses elsewhere, as a NamedTuple because the
     engine builds millions of them (several times cheaper to construct).
@@ -85,13 +99,13 @@ class Batch:
     @cached_property
     def idempotency_key(self) -> str:
         """Same records with the same data -> same key, also after a crash and re-plan."""
-        digest = hashlib.sha256()
-        digest.update(f"{self.sync_id}\x1f{self.operation}".encode())
+        parts = [f"{self.sync_id}\x1f{self.operation}"]
         for record in self.records:
             payload = record.fingerprint
             if payload is None:
                 payload = json.dumps(record.json_fields(), sort_keys=True, separators=(",", ":"))
-            digest.update(f"\x1e{record.key}\x1f{record.change}\x1f{payload}".encode())
+            parts.append(f"\x1e{record.key}\x1f{record.change}\x1f{payload}")
+        digest = hashlib.sha256("".join(parts).encode())
         return str(uuid.UUID(bytes=digest.digest()[:16]))
 
     def halves(self) -> tuple[Batch, Batch]:
@@ -143,12 +157,18 @@ class SyncContext:
 
 @dataclass(frozen=True)
 class PlanInfo:
-    """Handed to `open()`: what this run will do."""
+    """Handed to `open()`: what this run will do.
+
+    `full_resync`: every current member is sent (as an add or update) whatever the state says,
+    e.g. `cdpkit sync --full-resync`. A connector with replace semantics (Meta `usersreplace`)
+    rebuilds the list from these records and sets `replaces_on_full_resync`.
+    """
 
     adds: int
     updates: int
     removes: int
     audience_size: int
+    full_resync: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,11 +193,36 @@ class Destination:
     default_consent: ClassVar[str | None] = None
     supports_remove: ClassVar[bool] = True
     uses_http: ClassVar[bool] = True
+    replaces_on_full_resync: ClassVar[bool] = False
+    """True when a full resync replaces the destination's list only if the run completes
+    (confirmations of an unfinished resync are then void: the engine repeats the resync)."""
 
     def __init__(self, config: DestinationConfig, sync: SyncContext, http: HttpClient) -> None:
         self.config = config
         self.sync = sync
         self.http = http
+
+    @classmethod
+    def rate_limit_for(cls, config: DestinationConfig) -> RateLimit | None:
+        """The account's published limit for this config (e.g. by pricing tier).
+
+        The engine paces every request of the account with it, unless the destination file
+        sets `rate_limit:` itself. Default: the class attribute `rate_limit`.
+        """
+        return cls.rate_limit
+
+    @classmethod
+    def max_batch_size_for(cls, config: DestinationConfig) -> int:
+        """The most records one batch may hold for this config (default `max_batch_size`)."""
+        return cls.max_batch_size
+
+    @classmethod
+    def batch_size_for(cls, config: DestinationConfig) -> int:
+        """Records per batch: the file's `batch_size`, else the connector's default, within
+        `max_batch_size_for(config)`."""
+        limit = cls.max_batch_size_for(config)
+        wanted = config.batch_size or cls.default_batch_size or limit
+        return max(1, min(wanted, limit))
 
     def account_key(self) -> str:
         """Which rate-limit bucket this instance draws from (one per destination account)."""
@@ -202,7 +247,9 @@ class Destination:
 
 def jsonable(value: Any) -> Any:
     """A warehouse value as a JSON type (decimals as numbers, times as ISO 8601)."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if type(value) is decimal.Decimal:  # the common case first (json.dumps' `default`)
+        return int(value) if value == value.to_integral_value() else float(value)
+    if value is None or isinstance(value, (bool, int, float, str)):  # noqa: UP038 - faster
         return value
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

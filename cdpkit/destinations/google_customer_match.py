@@ -23,7 +23,8 @@ Data Manager (default): `audienceMembers:ingest` / `:remove`, ≤ 10,000 members
 hex SHA-256 identifiers normalized by `cdpkit.matchkeys` (gmail dots and `+tags` removed, as
 the Data Manager formatting guide asks), consent granted (the engine only sends customers
 with advertising consent). Google Ads API (`api: google_ads`): see `google_ads_jobs`. Quota
-errors wait their `retryDelay`; a used-up daily quota stops the run, the next one resumes.
+errors wait their `retryDelay`; a used-up daily quota defers the run (`QuotaExhausted`, resets
+at midnight Pacific Time), the next one resumes. Removals send every identifier last uploaded.
 """
 
 from __future__ import annotations
@@ -240,14 +241,20 @@ class GoogleCustomerMatchDestination(Destination):
     # -- sending --
     def _send(self, batch: Batch, kind: str) -> BatchResult:
         removal = kind == "remove"
-        policy = "reject" if removal else self.config.on_invalid_value
         keyed: list[tuple[str, Any]] = []
         rejected: dict[str, str] = {}
         for record in batch.records:
-            values = {self.identifier: record.key} if removal else dict(record.fields)
+            # Removals carry every identifier last uploaded (from the sync state) when known,
+            # so Google removes exactly the member it matched; else the identifier alone.
+            values: dict[str, Any] = dict(record.fields)
+            if removal and not values:
+                values = {self.identifier: record.key}
             keys = build_google_keys(
                 values, default_region=self.config.default_region, gmail_canonical=self.gmail
             )
+            policy: InvalidPolicy = self.config.on_invalid_value
+            if removal:  # a stale invalid value is dropped rather than keep the member listed
+                policy = "drop" if record.fields else "reject"
             reason = keys.rejection(policy)
             if reason:
                 rejected[record.key] = reason

@@ -8,13 +8,20 @@ configuration problem and stops the sync.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import zoneinfo
 from typing import Any
 
 import requests
 
 from cdpkit.destinations.audience_support import json_body
-from cdpkit.destinations.errors import BatchRejected, TerminalError, TransientError
+from cdpkit.destinations.errors import (
+    BatchRejected,
+    QuotaExhausted,
+    TerminalError,
+    TransientError,
+)
 from cdpkit.destinations.google_auth import TokenExpired, TokenSource
 from cdpkit.sync.http import HttpClient
 from cdpkit.sync.retry import parse_retry_after
@@ -142,10 +149,15 @@ def quota_error(response: requests.Response, http: HttpClient) -> Exception:
     if delay is None:
         delay = parse_retry_after(response.headers.get("Retry-After"))
     if daily or (delay is not None and delay > 3600):
-        return TerminalError(
+        message = (
             f"Google's daily quota is used up ({error.get('message', 'RESOURCE_EXHAUSTED')}); "
-            "nothing unconfirmed was marked synced, so the next run resumes where this one stopped"
+            "nothing unconfirmed was marked synced, so the next run resumes where this one "
+            "stopped. Ask for a higher quota in the Google Cloud console (Data Manager) or the "
+            "Google Ads API Center (developer token access level)"
         )
+        if delay is None and daily:
+            return QuotaExhausted(message, resets_at=next_pacific_midnight())
+        return QuotaExhausted.after(message, delay)
     http.limiter.pause(delay if delay is not None else 1.0)
     http.metrics.add(throttled=1)
     return TransientError(
@@ -153,6 +165,14 @@ def quota_error(response: requests.Response, http: HttpClient) -> Exception:
         retry_after=delay,
         throttled=True,
     )
+
+
+def next_pacific_midnight(now: dt.datetime | None = None) -> dt.datetime:
+    """When Google's per-day quotas reset: the next midnight, Pacific Time (aware UTC)."""
+    pacific = zoneinfo.ZoneInfo("America/Los_Angeles")
+    local = (now or dt.datetime.now(dt.UTC)).astimezone(pacific)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), pacific)
+    return midnight.astimezone(dt.UTC)
 
 
 def _seconds(text: Any) -> float | None:

@@ -38,14 +38,22 @@ from urllib.parse import quote
 from pydantic import Field, field_validator, model_validator
 
 from cdpkit.destinations.audience_support import MAPPING_CODE, sync_config
-from cdpkit.destinations.base import Batch, BatchResult, Destination, PlanInfo, Record
-from cdpkit.destinations.crm_support import WINDOWS, chunks
+from cdpkit.destinations.base import (
+    Batch,
+    BatchResult,
+    Destination,
+    PlanInfo,
+    RateLimit,
+    Record,
+)
+from cdpkit.destinations.crm_support import chunks
 from cdpkit.destinations.errors import BatchRejected, TerminalError
 from cdpkit.destinations.hubspot_api import TIERS, WINDOW_S, HubSpotApi, limits
 from cdpkit.spec.validation import spec_error
 from cdpkit.sync.config import DestinationConfig, SyncConfig
 from cdpkit.sync.envref import EnvText, Secret, Text
 from cdpkit.sync.http import HttpClient
+from cdpkit.sync.ratelimit import LIMITERS
 
 log = logging.getLogger("cdpkit.destinations.hubspot")
 
@@ -125,11 +133,17 @@ class HubSpotDestination(Destination):
     description = "HubSpot CRM: contacts upserted by email, audience as a static list"
     max_batch_size = MAX_INPUTS
     default_batch_size = MAX_INPUTS
-    rate_limit = None  # paced by the rolling 10-second window from the config (see _api)
+    rate_limit = RateLimit.rolling(TIERS["starter"].ten_second, WINDOW_S)  # see rate_limit_for
     max_concurrency = 5
     default_consent = None
 
     config: HubSpotConfig
+
+    @classmethod
+    def rate_limit_for(cls, config: DestinationConfig) -> RateLimit | None:
+        """The tier's (or `ten_second_limit`'s) requests per rolling 10 seconds."""
+        assert isinstance(config, HubSpotConfig)
+        return RateLimit.rolling(config.window_limit, WINDOW_S)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -378,7 +392,7 @@ class HubSpotDestination(Destination):
 
     def _warn_about_daily_budget(self, plan: PlanInfo) -> None:
         per_batch = 2 if self.list_id else 1
-        size = min(self.config.batch_size or MAX_INPUTS, MAX_INPUTS)
+        size = self.batch_size_for(self.config)
         upserts = math.ceil((plan.adds + plan.updates) / size)
         needed = per_batch * (upserts + math.ceil(plan.removes / size))
         remaining = self.api.state.daily_remaining
@@ -400,11 +414,18 @@ def account_key(config: HubSpotConfig) -> str:
 
 
 def make_api(config: HubSpotConfig, http: HttpClient, destination: str) -> HubSpotApi:
-    """The API client of a destination, paced by its account's rolling window."""
+    """The API client of a destination, paced by its account's rolling window.
+
+    The engine gives a sync's HttpClient the account's limiter (`rate_limit_for`); a client
+    without one (`cdpkit import hubspot`, tests) gets the same shared limiter here.
+    """
+    if http.limiter.unlimited:
+        rate = HubSpotDestination.rate_limit_for(config)
+        assert rate is not None
+        http.limiter = LIMITERS.get(account_key(config), rate.per_second, rate.burst, WINDOW_S)
     return HubSpotApi(
         http,
         config.token.reveal(),
-        WINDOWS.get(account_key(config), config.window_limit, WINDOW_S),
         where=f"HubSpot ({destination})",
         token_ref=f"the private-app token in {config.token}",
     )

@@ -2,10 +2,13 @@
 
 Shared by the HubSpot destination and `cdpkit import hubspot`. Every call:
 
-1. refuses to go out once the daily limit is known to be used up (`DailyLimitReached`);
-2. waits for a slot in the account's rolling 10-second window;
-3. reads `X-HubSpot-RateLimit-*` headers: a nearly full window pauses the account briefly,
-   `Daily-Remaining: 0` stops the next call before it is sent;
+1. refuses to go out once the daily limit is known to be used up (`DailyLimitReached`, a
+   `QuotaExhausted`: the engine defers the run, the next one resumes);
+2. waits for a slot in the account's rolling 10-second window: the HttpClient's limiter, the
+   engine's `SlidingWindow` sized by `HubSpotDestination.rate_limit_for(config)` (shared by every
+   sync and import of the account in the process);
+3. reads `X-HubSpot-RateLimit-*` headers: a nearly full window (other clients share it) pauses
+   the account's limiter briefly, `Daily-Remaining: 0` stops the next call before it is sent;
 4. classifies failures: 429 `policyName: DAILY` -> DailyLimitReached (stop the run cleanly,
    resume next run); 429 `TEN_SECONDLY_ROLLING` (or any other 429) -> TransientError after
    pausing the account (Retry-After if given, else the rest of the window); 423 -> retry
@@ -23,8 +26,8 @@ from typing import Any
 
 import requests
 
-from cdpkit.destinations.crm_support import DailyLimitReached, RollingWindow
-from cdpkit.destinations.errors import Stopped, TerminalError, TransientError
+from cdpkit.destinations.crm_support import DailyLimitReached
+from cdpkit.destinations.errors import TerminalError, TransientError
 from cdpkit.sync.http import HttpClient, body_snippet
 from cdpkit.sync.retry import parse_retry_after
 
@@ -84,14 +87,12 @@ class HubSpotApi:
         self,
         http: HttpClient,
         token: str,
-        window: RollingWindow,
         *,
         where: str = "HubSpot",
         token_ref: str = "the token",  # noqa: S107 - a description, not a secret
     ) -> None:
-        self.http = http
+        self.http = http  # its limiter paces the account (see make_api in hubspot.py)
         self.token = token
-        self.window = window
         self.where = where
         self.token_ref = token_ref
         self.state = RateState()
@@ -109,8 +110,6 @@ class HubSpotApi:
         """Send one request; 2xx and statuses in `allow` are returned, the rest raise."""
         if self.daily_exhausted:
             raise self._daily_error()
-        if not self.window.acquire(self.http.stop):
-            raise Stopped(f"{method} {path} not sent: the run is stopping")
         response = self.http.request(
             method,
             path,
@@ -165,7 +164,9 @@ class HubSpotApi:
         interval_ms = _int(h.get("X-HubSpot-RateLimit-Interval-Milliseconds")) or 10_000
         if window_remaining is not None and window_remaining <= 1 and state.window_max:
             # Other clients share the window: wait about one slot's worth before the next call.
-            self.window.pause((interval_ms / 1000.0) / state.window_max * (2 - window_remaining))
+            self.http.limiter.pause(
+                (interval_ms / 1000.0) / state.window_max * (2 - window_remaining)
+            )
 
     def _throttled(self, response: requests.Response, body: dict[str, Any]) -> None:
         self.http.metrics.add(throttled=1)
@@ -175,7 +176,6 @@ class HubSpotApi:
             raise self._daily_error()
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         wait = retry_after if retry_after is not None else WINDOW_S
-        self.window.pause(wait)
         self.http.limiter.pause(wait)
         raise TransientError(
             f"{self.where} throttled (429 {policy or 'rate limit'}): "

@@ -29,6 +29,7 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -47,6 +48,7 @@ from cdpkit.destinations.base import (
     Destination,
     PlanInfo,
     RateLimit,
+    Record,
     RunSummary,
 )
 from cdpkit.destinations.errors import BatchRejected, TerminalError, TransientError
@@ -113,6 +115,7 @@ class MetaCustomAudienceDestination(Destination):
     rate_limit = RateLimit(per_second=2, burst=4)
     max_concurrency = 2
     default_consent: ClassVar[str | None] = "advertising"
+    replaces_on_full_resync = True  # usersreplace swaps the audience only when the run ends
 
     config: MetaCustomAudienceConfig
 
@@ -145,7 +148,7 @@ class MetaCustomAudienceDestination(Destination):
 
     def upsert(self, batch: Batch) -> BatchResult:
         schema = self.schema
-        rows, rejected = self._rows(batch, schema)
+        rows, rejected = self._rows(batch.records, schema)
         if not rows:
             return BatchResult(rejected=rejected)
         if self._replace:
@@ -156,14 +159,25 @@ class MetaCustomAudienceDestination(Destination):
         return self._result(result, rows, rejected)
 
     def remove(self, batch: Batch) -> BatchResult:
+        """Rows with every match key last uploaded (from the sync state), so Meta removes
+        exactly the people the upload matched; rows synced before the state kept fields go
+        by the identifier alone (a request per schema)."""
         if self._replace:
             return BatchResult.ok()  # the replace session drops them
-        schema = (self.identifier_key,)
-        rows, rejected = self._rows(batch, schema, removal=True)
-        if not rows:
-            return BatchResult(rejected=rejected)
-        result = self._send("DELETE", "users", schema, rows, self._next_session())
-        return self._result(result, rows, rejected)
+        rejected: dict[str, str] = {}
+        groups = (
+            ([r for r in batch.records if r.fields], self.schema),
+            ([r for r in batch.records if not r.fields], (self.identifier_key,)),
+        )
+        for records, schema in groups:
+            if not records:
+                continue
+            rows, refused = self._rows(records, schema, removal=True)
+            rejected.update(refused)
+            if rows:
+                result = self._send("DELETE", "users", schema, rows, self._next_session())
+                rejected.update(self._result(result, rows, {}).rejected)
+        return BatchResult(rejected=rejected)
 
     def close(self, summary: RunSummary) -> None:
         if self._replace and self.audience_id and summary.status in ("success", "partial"):
@@ -181,17 +195,18 @@ class MetaCustomAudienceDestination(Destination):
 
     # -- payloads --
     def _rows(
-        self, batch: Batch, schema: tuple[str, ...], *, removal: bool = False
+        self, records: Sequence[Record], schema: tuple[str, ...], *, removal: bool = False
     ) -> tuple[list[tuple[str, list[str]]], dict[str, str]]:
         rows: list[tuple[str, list[str]]] = []
         rejected: dict[str, str] = {}
         policy = self.config.on_invalid_value
-        for record in batch.records:
-            values: dict[str, Any] = (
-                {self.identifier_key: record.key} if removal else dict(record.fields)
-            )
+        for record in records:
+            values: dict[str, Any] = dict(record.fields)
+            if removal and not values:
+                values = {self.identifier_key: record.key}
             row = build_meta_row(schema, values, default_region=self.config.default_region)
-            reason = row.rejection("reject" if removal else policy)
+            # A removal drops a stale invalid value rather than keep the person in the audience.
+            reason = row.rejection(("drop" if record.fields else "reject") if removal else policy)
             if reason:
                 rejected[record.key] = reason
             else:

@@ -29,7 +29,7 @@ from cdpkit.project import Project
 from cdpkit.sync.jobs import ProgressEvent
 from cdpkit.sync.loader import load_destinations
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTIONS = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTIONS, EXIT_DEFERRED = 0, 1, 2, 3, 4
 FAILED_STATUSES = frozenset({"failed", "blocked", "cancelled"})
 
 
@@ -71,6 +71,8 @@ class PipelineResult:
             return EXIT_FAILED
         if any(o.status in FAILED_STATUSES for o in tick.outcomes):
             return EXIT_FAILED
+        if any(o.status == "deferred" for o in tick.outcomes):
+            return EXIT_DEFERRED
         if any(o.status == "partial" for o in tick.outcomes):
             return EXIT_REJECTIONS
         return EXIT_OK

@@ -5,8 +5,10 @@
 | `schedule_state`        | scheduled sync: the last schedule slot handled, its run and status |
 | `scheduler_heartbeats`  | scheduler process: when it last beat, what it is doing, next due |
 
-A slot counts as handled once a run for it finished (success, partial, failed, blocked);
-a cancelled or interrupted run leaves it due, so the next start resumes it.
+A slot counts as handled once a run for it finished (success, partial, deferred, failed,
+blocked); a cancelled or interrupted run leaves it due, so the next start resumes it. A
+deferred run (the destination's quota ran out) is resumed by the next slot, not retried in
+this one: the quota would still be used up.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cdpkit.sync.sql import STATE_SCHEMA, Column, col, create_table, param, rend
 from cdpkit.sync.state import ensure_schema
 from cdpkit.warehouse import Warehouse
 
-TERMINAL = frozenset({"success", "partial", "failed", "blocked"})
+TERMINAL = frozenset({"success", "partial", "deferred", "failed", "blocked"})
 
 TABLES: dict[str, tuple[list[Column], list[str]]] = {
     "schedule_state": (

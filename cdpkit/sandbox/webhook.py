@@ -9,7 +9,8 @@ already accepted is not applied again: it is answered as before and counted as a
 record (200 + `rejected`, `reject_mode: record`) or by refusing the whole batch
 (400, `reject_mode: batch`). Accepted records are upserted/removed in the hook's store.
 
-Control (`/_sandbox/webhook/...`): `GET records?hook=H` (key -> fields), `GET batches?hook=H`,
+Control (`/_sandbox/webhook/...`): `GET records?hook=H` (key -> fields), `GET batches?hook=H`
+(operation, keys, and for removals the fields each record came with),
 `GET stats`, `POST faults` (see cdpkit.sandbox.fake, plus `reject`, `reject_mode`, `secret`,
 `scheme`, `max_batch_size`, `max_body_bytes`), `POST reset`.
 """
@@ -179,17 +180,18 @@ class WebhookFake(Fake):
     def _log(self, hook: Hook, key: str, payload: dict[str, Any], *, duplicate: bool) -> None:
         if not self.keep_batches:
             return
-        hook.batches.append(
-            {
-                "idempotency_key": key,
-                "operation": payload["operation"],
-                "sync": payload.get("sync"),
-                "size": len(payload["records"]),
-                "keys": [r["key"] for r in payload["records"]],
-                "duplicate": duplicate,
-                "received_at": time.time(),
-            }
-        )
+        entry = {
+            "idempotency_key": key,
+            "operation": payload["operation"],
+            "sync": payload.get("sync"),
+            "size": len(payload["records"]),
+            "keys": [r["key"] for r in payload["records"]],
+            "duplicate": duplicate,
+            "received_at": time.time(),
+        }
+        if payload["operation"] == "remove":  # what a removal said about each record
+            entry["fields"] = {r["key"]: r.get("fields") or {} for r in payload["records"]}
+        hook.batches.append(entry)
 
     def _signature_ok(self, request: Request) -> bool:
         headers = request.headers

@@ -1,7 +1,7 @@
 """Run a project's syncs: load destinations and audiences, build jobs, hand them to the engine.
 
 outcomes = run_syncs(project, ["crm_hook"], dry_run=True)
-exit_code(outcomes)      # 0 all confirmed, 1 failed, 3 finished with rejected records
+exit_code(outcomes)      # 0 all confirmed, 1 failed, 3 rejected records, 4 deferred (quota)
 """
 
 from __future__ import annotations
@@ -36,12 +36,17 @@ def run_syncs(
     *,
     dry_run: bool = False,
     allow_large_removals: bool = False,
+    full_resync: bool = False,
     as_of: dt.datetime | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     stop: threading.Event | None = None,
     warehouse: Warehouse | None = None,
 ) -> list[SyncOutcome]:
-    """Plan (dry run) or apply the named syncs (all enabled syncs when none are named)."""
+    """Plan (dry run) or apply the named syncs (all enabled syncs when none are named).
+
+    `full_resync`: send every current member again (not only what changed), e.g. after the
+    destination's list was emptied by hand; Meta replaces the audience in one session.
+    """
     loaded = load_destinations(project)
     loaded.raise_for_errors()
     selected = select_syncs(loaded, names)
@@ -50,6 +55,7 @@ def run_syncs(
     options = EngineOptions(
         dry_run=dry_run,
         allow_large_removals=allow_large_removals,
+        full_resync=full_resync,
         project_root=project.root,
         as_of=as_of,
         stop=stop,

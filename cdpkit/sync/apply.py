@@ -1,44 +1,60 @@
-"""Apply planned syncs: deliver batches on per-destination worker pools, checkpoint each one.
+"""Apply planned syncs: deliver batches on per-destination worker pools, checkpoint them.
 
-The calling thread owns the warehouse connection. It reads the next batch of every sync ahead
-of time (while the workers are busy), hands batches to the destination's pool, and commits
-every delivered batch as it comes back (all batches that finished together in one
-transaction). A destination never has more than `concurrency` batches between "handed to a
-worker" and "committed": that bounds memory and what a crash can make us re-send.
+The calling thread owns the warehouse connection and does as few round trips as it can, so
+that it never holds the workers back:
+
+- it reads plan rows ahead in chunks of several batches (`READ_ROWS` rows, one query; the
+  workers turn rows into records), while the workers send;
+- it commits delivered batches as they come back, group commit style: everything that came
+  back since the last commit goes into one INSERT / UPDATE / DELETE (cdpkit.sync.checkpoint),
+  so while one commit runs the next group gathers.
+
+A destination never has more than `concurrency` batches between "handed to a worker" and
+"committed": that bounds what a crash can make us re-send to the batches in flight. Reading
+ahead holds at most `concurrency` batches plus one chunk per sync in memory.
+
+A `QuotaExhausted` from the connector stops the sync like a terminal error, but the run ends
+`deferred` (nothing lost, the next run resumes) with the connector's message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdpkit.destinations.base import Batch, Destination, PlanInfo, Record, RunSummary
+from cdpkit.destinations.errors import QuotaExhausted
 from cdpkit.errors import CdpkitError
 from cdpkit.sync import lease, plan, runlog
-from cdpkit.sync.checkpoint import Checkpointer
+from cdpkit.sync.checkpoint import Checkpointer, commit
 from cdpkit.sync.delivery import Delivery, Stopped, deliver, with_retries
 from cdpkit.sync.http import HttpClient
 from cdpkit.sync.jobs import EngineOptions, ProgressEvent, SyncJob, SyncOutcome
 from cdpkit.sync.redact import redact
+from cdpkit.sync.sql import Statement
 from cdpkit.warehouse import Warehouse
 
 log = logging.getLogger("cdpkit.sync")
 MAX_REJECTION_SAMPLES = 20
 WAIT_S = 0.5
+READ_ROWS = 8_192  # plan rows per read-ahead query (whole batches, at least one)
 
 
 @dataclass(frozen=True)
 class Page:
-    """Plan rows of one batch, read ahead by the main thread (workers turn them into records)."""
+    """Plan rows of one batch (`__seq` lo..), read ahead by the main thread."""
 
     operation: str
-    rows: list[tuple[Any, ...]]
+    lo: int
+    rows: list[Any]
 
 
 @dataclass
@@ -53,18 +69,22 @@ class Runner:
     http: HttpClient
     checkpointer: Checkpointer
     ranges: list[tuple[str, int, int]]
+    full_resync: bool = False
     state: str = "opening"  # opening -> sending -> closing -> done (or unopened -> done)
     next_range: int = 0
     inflight: int = 0
     stopping: bool = False
+    failed: bool = False
+    deferred: QuotaExhausted | None = None
     started: float = field(default_factory=time.monotonic)
     done_records: int = 0
     ready: deque[Page] = field(default_factory=deque)  # read ahead, not yet handed out
 
     def __post_init__(self) -> None:
-        self.spec = self.job.diff_spec()
+        self.spec = self.job.diff_spec(full_resync=self.full_resync)
         self.other_retries = 0  # of check/open/close, counted from worker threads
         self._lock = threading.Lock()
+        self.make_records = _record_builder(self.spec)
 
     def count_retry(self) -> None:
         with self._lock:
@@ -172,13 +192,14 @@ def _hand_out(
 
 
 def _read_ahead(wh: Warehouse, runners: list[Runner], capacity: dict[str, int]) -> None:
-    """Read the next batches while the workers are busy (at most `concurrency` per sync)."""
+    """Read the next chunk of batches once fewer than `concurrency` are ready."""
     for runner in runners:
         if runner.state not in ("opening", "sending") or runner.stopping:
             continue
         wanted = capacity[runner.job.destination] - len(runner.ready)
         if wanted > 0 and runner.next_range < len(runner.ranges):
-            runner.ready.extend(_read_pages(wh, runner, wanted))
+            chunk = max(wanted, READ_ROWS // max(1, runner.job.batch_size))
+            runner.ready.extend(_read_pages(wh, runner, chunk))
 
 
 def _handle(
@@ -188,21 +209,26 @@ def _handle(
     inflight: dict[str, int],
     options: EngineOptions,
 ) -> None:
-    delivered: list[tuple[Runner, Delivery]] = []
+    delivered: dict[int, tuple[Runner, list[Delivery]]] = {}
     others: list[tuple[Runner, str, Future[Any]]] = []
     for future in done:
         runner, kind = pending.pop(future)
         if kind == "batch":
             runner.inflight -= 1
             inflight[runner.job.destination] -= 1
-            delivered.append((runner, future.result()))
+            delivered.setdefault(id(runner), (runner, []))[1].append(future.result())
         else:
             others.append((runner, kind, future))
     if delivered:
         now = lease.utcnow()
-        with wh.transaction():  # everything that came back together commits together
-            counts = [(r, d, r.checkpointer.write(d, now)) for r, d in delivered]
-        for runner, delivery, c in counts:
+        statements: list[Statement] = []
+        accounted = []
+        for runner, deliveries in delivered.values():
+            written, counts = runner.checkpointer.statements(deliveries, now)
+            statements.extend(written)
+            accounted.extend(zip([runner] * len(deliveries), deliveries, counts, strict=True))
+        commit(wh, statements)  # everything that came back together commits together
+        for runner, delivery, c in accounted:
             _account(runner, delivery, c, options)
     for runner, kind, future in others:
         if kind == "open":
@@ -212,36 +238,73 @@ def _handle(
 
 
 def _read_pages(wh: Warehouse, runner: Runner, count: int) -> list[Page]:
-    """The next `count` batches' plan rows, in one query (one round trip, one conversion)."""
-    chosen = runner.ranges[runner.next_range : runner.next_range + count]
+    """The next (up to) `count` batches of one operation: one query, one conversion."""
+    first = runner.ranges[runner.next_range]
+    chosen = [first]
+    for candidate in runner.ranges[runner.next_range + 1 : runner.next_range + count]:
+        if candidate[0] != first[0]:
+            break  # removals and upserts read different columns
+        chosen.append(candidate)
     runner.next_range += len(chosen)
-    rows = plan.fetch_rows(wh, runner.plan, lo=chosen[0][1], hi=chosen[-1][2])
+    operation = first[0]
+    rows = plan.fetch_page(wh, runner.plan, operation, first[1], chosen[-1][2])
     pages: list[Page] = []
     at = 0
-    for operation, lo, hi in chosen:
+    for _, lo, hi in chosen:
         size = hi - lo + 1  # __seq is dense: one row per number
-        pages.append(Page(operation, rows[at : at + size]))
+        pages.append(Page(operation, lo, rows[at : at + size]))
         at += size
     return pages
 
 
+def _record_builder(spec: plan.DiffSpec) -> Callable[[Page], tuple[Record, ...]]:
+    """rows of a page -> records, for this sync's mapping (runs in the workers)."""
+    dests, skip = spec.destinations, spec.skip_nulls
+    at = len(plan.UPSERT_COLUMNS)
+    stored = plan.stored_fields
+
+    def removals(page: Page) -> tuple[Record, ...]:
+        lo = page.lo
+        return tuple(
+            Record(key, "remove", stored(spec, text), cid, dest, lo + i, text or "")
+            for i, (key, cid, dest, text) in enumerate(page.rows)
+        )
+
+    if spec.one_to_one and skip:  # the common case, without a call per record
+
+        def upserts(page: Page) -> tuple[Record, ...]:
+            lo = page.lo
+            return tuple(
+                Record(
+                    r[1],
+                    r[0],
+                    {d: v for d, v in zip(dests, r[at:], strict=False) if v is not None},
+                    r[2],
+                    r[3],
+                    lo + i,
+                    r[4],
+                )
+                for i, r in enumerate(page.rows)
+            )
+
+    else:
+
+        def upserts(page: Page) -> tuple[Record, ...]:
+            lo = page.lo
+            return tuple(
+                Record(r[1], r[0], plan.record_fields(spec, r[at:]), r[2], r[3], lo + i, r[4])
+                for i, r in enumerate(page.rows)
+            )
+
+    def build(page: Page) -> tuple[Record, ...]:
+        return removals(page) if page.operation == "remove" else upserts(page)
+
+    return build
+
+
 def _deliver_page(runner: Runner, page: Page, stop: threading.Event) -> Delivery:
     """In a worker: build the page's records and deliver them (keeps the main thread free)."""
-    spec = runner.spec
-    at = plan.FIELDS_AT
-    empty: dict[str, Any] = {}
-    records = tuple(
-        Record(
-            str(row[2]),
-            row[1],
-            plan.record_fields(spec, row[at:]) if row[1] != "remove" else empty,
-            row[3],
-            row[4],
-            int(row[0]),
-            row[5],
-        )
-        for row in page.rows
-    )
+    records = runner.make_records(page)
     batch = Batch(runner.job.sync_id, page.operation, records)  # type: ignore[arg-type]
     return deliver(runner.connector, batch, runner.job.retry, stop=stop)
 
@@ -250,7 +313,7 @@ def _open(runner: Runner) -> None:
     policy, stop = runner.job.retry, runner.http.stop
     with_retries(runner.connector.check, policy, stop=stop, on_retry=runner.count_retry)
     p = runner.plan
-    info = PlanInfo(p.adds, p.updates, p.removes, p.eligible_size)
+    info = PlanInfo(p.adds, p.updates, p.removes, p.eligible_size, runner.full_resync)
     with_retries(
         lambda: runner.connector.open(info), policy, stop=stop, on_retry=runner.count_retry
     )
@@ -301,19 +364,32 @@ def _account(runner: Runner, delivery: Delivery, counts: Any, options: EngineOpt
 
 
 def _fail(runner: Runner, exc: BaseException, *, unexpected: bool = False) -> None:
-    if runner.outcome.error is None:
+    """Stop the sync; a QuotaExhausted defers it instead (the next run resumes)."""
+    runner.stopping = True
+    if isinstance(exc, QuotaExhausted):
+        if runner.deferred is None and not runner.failed:
+            runner.deferred = exc
+            runner.outcome.resets_at = exc.resets_at
+            runner.outcome.error = (
+                f"{runner.job.destination} ({runner.connector.type}): {redact(exc.describe())}"
+            )
+            log.warning("%s: deferred: %s", runner.job.sync_id, runner.outcome.error)
+        return
+    if not runner.failed:
+        runner.failed = True
         message = redact(str(exc)) or type(exc).__name__
         if unexpected:
             message = f"unexpected {type(exc).__name__}: {message}"
         runner.outcome.error = f"{runner.job.destination} ({runner.connector.type}): {message}"
         log.error("%s: %s", runner.job.sync_id, runner.outcome.error)
-    runner.stopping = True
 
 
 def _status(runner: Runner) -> str:
     out = runner.outcome
-    if out.error is not None:
+    if runner.failed:
         return "failed"
+    if runner.deferred is not None:
+        return "deferred"
     if runner.stopping and runner.done_records < runner.plan.total:
         return "cancelled"
     if sum(out.rejected.values()):
@@ -343,10 +419,16 @@ def _finish(wh: Warehouse, runner: Runner, future: Future[Any] | None) -> None:
     out.seconds = time.monotonic() - runner.started
     out.throttled = runner.http.metrics.snapshot()["throttled"]
     out.retries += runner.other_retries
+    if out.status == "deferred" and out.error is not None:
+        left = runner.plan.total - runner.done_records
+        out.error += f" Nothing is lost: {left:,} record(s) not sent yet go out on the next run."
     run_id = out.run_id or ""
     with wh.transaction():
-        runner.checkpointer.log_confirmed(lease.utcnow())
-        runner.checkpointer.flush({"retries": runner.other_retries})
+        now = lease.utcnow()
+        commit_all = runner.checkpointer.log_confirmed(now)
+        commit_all += runner.checkpointer.flush({"retries": runner.other_retries})
+        for statement in commit_all:
+            wh.execute(statement.sql, list(statement.params))
         runlog.finish(
             wh,
             run_id,
@@ -355,9 +437,17 @@ def _finish(wh: Warehouse, runner: Runner, future: Future[Any] | None) -> None:
                 "finished_at": lease.utcnow(),
                 "error": out.error,
                 "throttled": out.throttled,
+                "resets_at": _naive(out.resets_at),
             },
         )
     plan.drop(wh, runner.plan.table, runner.plan.members_table)
     lease.release(wh, runner.lease)
     runner.http.close()
     runner.state = "done"
+
+
+def _naive(when: dt.datetime | None) -> dt.datetime | None:
+    """An aware datetime as naive UTC (the run tables hold naive UTC), None as None."""
+    if when is None or when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)

@@ -14,7 +14,8 @@ syncs:
     mode: mirror                    # upsert | mirror | add_only
     identifier: email               # the audience field that keys records in the destination
     mapping: {email: email, ltv: total_revenue}   # destination field <- audience field
-    schedule: "0 * * * *"
+    schedule: "0 * * * *"           # or {cron: "0 6 * * *", timezone: Europe/Paris,
+                                    #     build_before: true}  (dbt build first when due)
 ```
 """
 
@@ -68,10 +69,15 @@ class SafetyConfig(Strict):
 
 
 class ScheduleConfig(Strict):
-    """A cron expression (5 fields), evaluated in `timezone` (default UTC)."""
+    """A cron expression (5 fields), evaluated in `timezone` (default UTC).
+
+    `build_before: true`: the scheduler (`cdpkit schedule run`, `cdpkit run`, crontab lines)
+    runs `cdpkit build` (dbt) before this sync whenever it is due, so it sends fresh marts.
+    """
 
     cron: str
     timezone: str = "UTC"
+    build_before: bool = False
 
     @field_validator("cron")
     @classmethod
@@ -107,6 +113,7 @@ class SyncConfig(Strict):
     skip_nulls: bool = True
     list: str | None = Field(default=None, min_length=1)
     schedule: ScheduleConfig | None = None
+    build_before: bool = False  # same as `schedule: {build_before: true}`
     require_consent: Consent | None = None
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     enabled: bool = True

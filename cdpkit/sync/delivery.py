@@ -2,8 +2,10 @@
 
 Runs in a worker thread; touches no state. The result says, per record, what happened:
 confirmed, rejected (with the destination's reason), or not delivered (the sync stopped on
-a terminal error, gave up retrying, or was asked to stop) — those stay unconfirmed and go
-out again on the next run.
+a terminal error, a used-up quota, gave up retrying, or was asked to stop) — those stay
+unconfirmed and go out again on the next run. A transient failure whose Retry-After is longer
+than the whole retry budget (`max_elapsed_s`) is a used-up quota: waiting in the run would only
+end in giving up, so the run is deferred instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cdpkit.destinations.base import Batch, BatchResult, Destination, Record
 from cdpkit.destinations.errors import (
     BatchRejected,
     DestinationError,
+    QuotaExhausted,
     Stopped,
     TerminalError,
     TransientError,
@@ -109,6 +112,7 @@ def _send_with_retries(
             return connector.remove(batch)
         except TransientError as exc:
             elapsed = time.monotonic() - started
+            _raise_if_too_long(exc, policy)
             if policy.gives_up(attempt, elapsed):
                 raise RetriesExhausted(
                     f"gave up after {attempt} attempts over {elapsed:.0f}s: {redact(str(exc))}"
@@ -144,6 +148,7 @@ def with_retries(
             return call()
         except TransientError as exc:
             elapsed = time.monotonic() - started
+            _raise_if_too_long(exc, policy)
             if policy.gives_up(attempt, elapsed):
                 raise RetriesExhausted(
                     f"gave up after {attempt} attempts over {elapsed:.0f}s: {redact(str(exc))}"
@@ -158,7 +163,22 @@ def with_retries(
                 time.sleep(delay)
 
 
+def _raise_if_too_long(exc: TransientError, policy: RetryPolicy) -> None:
+    """A wait longer than the whole retry budget is a used-up quota: defer the run."""
+    wait = exc.retry_after
+    if wait is not None and wait > policy.max_elapsed_s:
+        raise QuotaExhausted.after(
+            f"the destination asked to wait {wait:,.0f}s before the next request, longer than "
+            f"the retry budget (retry.max_elapsed_s: {policy.max_elapsed_s:g}): "
+            f"{redact(str(exc))}",
+            wait,
+        ) from None
+
+
 def _apply(out: Delivery, batch: Batch, result: BatchResult) -> None:
+    if not (result.rejected or result.destination_ids or result.already_present):
+        out.confirmed.extend(batch.records)  # the common case: everything confirmed
+        return
     keys = set(batch.keys)
     for key, reason in result.rejected.items():
         if key in keys:

@@ -5,12 +5,18 @@ confirmed state, check the safety limits, record the run and the audience's memb
 history; then deliver and checkpoint. Dry runs stop after the plan and write nothing but
 temporary tables.
 
+A full resync (`EngineOptions.full_resync`) sends every eligible member whatever the state
+says. For a connector that replaces its list only when the run completes
+(`replaces_on_full_resync`, e.g. Meta `usersreplace`), the confirmations of an unfinished full
+resync are void, so until one completes every run of that sync is a full resync again.
+
     outcomes = run_jobs(warehouse, jobs, EngineOptions(dry_run=False))
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from cdpkit.destinations.base import SyncContext
@@ -19,12 +25,13 @@ from cdpkit.sync.apply import Runner, abandon, execute
 from cdpkit.sync.checkpoint import Checkpointer
 from cdpkit.sync.http import HttpClient, HttpMetrics
 from cdpkit.sync.jobs import EngineOptions, SyncJob, SyncOutcome, plan_summary, safety_violation
-from cdpkit.sync.ratelimit import LimiterRegistry
+from cdpkit.sync.ratelimit import LIMITERS
 from cdpkit.sync.redact import install_log_redaction
 from cdpkit.sync.state import COUNTS, ensure_schema
 from cdpkit.warehouse import Warehouse
 
-LIMITERS = LimiterRegistry()
+__all__ = ["LIMITERS", "run_jobs"]
+log = logging.getLogger("cdpkit.sync")
 
 
 def run_jobs(wh: Warehouse, jobs: list[SyncJob], options: EngineOptions) -> list[SyncOutcome]:
@@ -70,12 +77,30 @@ def _prepare(
             outcome.status, outcome.error = "locked", str(exc)
             return outcome, None
         runlog.mark_interrupted(wh, job.sync_id, run_id)
+    full = options.full_resync
+    if not full and job.connector.replaces_on_full_resync:
+        try:
+            full = runlog.unfinished_full_resync(wh, job.sync_id)
+        except BaseException:
+            if held:
+                lease.release(wh, held)
+            raise
+        if full:
+            log.warning(
+                "%s: the last full resync did not finish; this run is a full resync again",
+                job.sync_id,
+            )
+    outcome.full_resync = full
     members = ""
     try:
         with plan.planning_memory(wh):
             members = plan.materialize_members(wh, job.membership)
             planned = plan.build_plan(
-                wh, job.diff_spec(), job.membership, members, sample_size=options.sample_size
+                wh,
+                job.diff_spec(full_resync=full),
+                job.membership,
+                members,
+                sample_size=options.sample_size,
             )
     except BaseException:
         if members:
@@ -90,7 +115,7 @@ def _prepare(
         return outcome, None
     now = lease.utcnow()
     outcome.run_id = run_id
-    runlog.start(wh, _run_row(job, run_id, planned, now, options, held))
+    runlog.start(wh, _run_row(job, run_id, planned, now, options, held, full))
     audience_history.record(
         wh,
         job.membership.audience,
@@ -130,7 +155,10 @@ def _prepare(
     connector = job.connector(job.config, context, http)
     rate = job.rate
     http.limiter = LIMITERS.get(
-        connector.account_key(), rate.per_second if rate else None, rate.burst if rate else 1
+        connector.account_key(),
+        rate.per_second if rate else None,
+        rate.burst if rate else 1,
+        rate.window_s if rate else None,
     )
     runner = Runner(
         job=job,
@@ -141,6 +169,7 @@ def _prepare(
         http=http,
         checkpointer=Checkpointer(wh, sync_id=job.sync_id, run_id=run_id, plan_table=planned.table),
         ranges=planned.ranges(job.batch_size),
+        full_resync=full,
     )
     return outcome, runner
 
@@ -152,6 +181,7 @@ def _run_row(
     now: Any,
     options: EngineOptions,
     held: lease.Lease,
+    full_resync: bool,
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -172,6 +202,7 @@ def _run_row(
         "planned_update": planned.updates,
         "planned_remove": planned.removes,
         "holder": held.holder,
+        "full_resync": full_resync,
         **{name: 0 for name in COUNTS if not name.startswith("planned_")},
         "requests": 0,
         "retries": 0,

@@ -16,6 +16,7 @@ classified the same way for every connector unless it asks to look at them itsel
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import requests
 
 from cdpkit import __version__
 from cdpkit.destinations.errors import BatchRejected, Stopped, TerminalError, TransientError
-from cdpkit.sync.ratelimit import TokenBucket
+from cdpkit.sync.ratelimit import Limiter, TokenBucket
 from cdpkit.sync.redact import redact
 from cdpkit.sync.retry import parse_retry_after
 
@@ -70,14 +71,14 @@ class HttpClient:
         self,
         base_url: str | None,
         *,
-        limiter: TokenBucket | None = None,
+        limiter: Limiter | None = None,
         timeout_s: float = 30.0,
         headers: Mapping[str, str] | None = None,
         metrics: HttpMetrics | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
-        self.limiter = limiter or TokenBucket(None)
+        self.limiter: Limiter = limiter or TokenBucket(None)
         self.timeout_s = timeout_s
         self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self.metrics = metrics or HttpMetrics()
@@ -85,6 +86,7 @@ class HttpClient:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")) or self.base_url is None:
@@ -111,15 +113,17 @@ class HttpClient:
             raise Stopped(f"{where} not sent: the run is stopping")
         session = self._session()
         body_len = len(data) if data is not None else 0
+        sent_headers = {**self.headers, **(headers or {})}
         try:
             response = session.request(
                 method,
                 url,
                 json=json,
                 data=data,
-                headers={**self.headers, **(headers or {})},
+                headers=sent_headers,
                 params=params,
                 timeout=timeout_s or self.timeout_s,
+                **self._from_environment(url, sent_headers),
             )
         except requests.Timeout:
             self.metrics.add(requests=1, timeouts=1, bytes_sent=body_len)
@@ -180,10 +184,32 @@ class HttpClient:
         for session in sessions:
             session.close()
 
+    def _from_environment(self, url: str, headers: Mapping[str, str]) -> dict[str, Any]:
+        """What requests would read from the environment for `url` (proxies and no_proxy, the
+        CA bundle, ~/.netrc), read once per host for this client instead of on every request
+        (sessions have `trust_env` off). A netrc login never replaces an Authorization header.
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._environment.get(key)
+        if found is None:
+            found = {
+                "proxies": requests.utils.get_environ_proxies(url),
+                "verify": os.environ.get("REQUESTS_CA_BUNDLE")
+                or os.environ.get("CURL_CA_BUNDLE")
+                or True,
+                "auth": requests.utils.get_netrc_auth(url),
+            }
+            self._environment[key] = found
+        if found["auth"] is None or any(k.lower() == "authorization" for k in headers):
+            return {"proxies": found["proxies"], "verify": found["verify"]}
+        return found
+
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            session.trust_env = False  # read once per host by _from_environment
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
             session.mount("http://", adapter)
             session.mount("https://", adapter)

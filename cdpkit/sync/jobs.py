@@ -38,8 +38,7 @@ class SyncJob:
 
     @property
     def batch_size(self) -> int:
-        wanted = self.config.batch_size or self.connector.default_batch_size
-        return min(wanted or self.connector.max_batch_size, self.connector.max_batch_size)
+        return self.connector.batch_size_for(self.config)
 
     @property
     def concurrency(self) -> int:
@@ -52,17 +51,18 @@ class SyncJob:
 
     @property
     def rate(self) -> RateLimit | None:
+        """The file's `rate_limit:` when given, else the connector's limit for this config."""
         if self.config.rate_limit is not None:
             rl = self.config.rate_limit
             return RateLimit(rl.requests_per_second, rl.burst or 1)
-        return self.connector.rate_limit
+        return self.connector.rate_limit_for(self.config)
 
     @property
     def retry(self) -> RetryPolicy:
         r = self.config.retry
         return RetryPolicy(r.max_attempts, r.base_delay_s, r.max_delay_s, r.max_elapsed_s)
 
-    def diff_spec(self) -> DiffSpec:
+    def diff_spec(self, *, full_resync: bool = False) -> DiffSpec:
         mapping = tuple(self.sync.mapping.items())
         return DiffSpec(
             sync_id=self.sync_id,
@@ -73,6 +73,7 @@ class SyncJob:
             consent=self.consent,
             customers=self.customers,
             suppression=self.suppression,
+            full_resync=full_resync,
         )
 
 
@@ -89,6 +90,7 @@ class ProgressEvent:
 class EngineOptions:
     dry_run: bool = False
     allow_large_removals: bool = False
+    full_resync: bool = False  # send every current member, whatever the state says
     sample_size: int = 5
     lease_seconds: float = 600.0
     project_root: Path = field(default_factory=Path.cwd)
@@ -107,8 +109,10 @@ class SyncOutcome:
     sync_name: str
     audience: str
     mode: str
-    status: str  # planned | success | partial | failed | blocked | locked | cancelled
+    status: str  # planned | success | partial | deferred | failed | blocked | locked | cancelled
     run_id: str | None = None
+    full_resync: bool = False
+    resets_at: dt.datetime | None = None  # deferred: when the destination's quota comes back
     plan: dict[str, Any] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
     confirmed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
@@ -135,6 +139,8 @@ class SyncOutcome:
             "mode": self.mode,
             "status": self.status,
             "run_id": self.run_id,
+            "full_resync": self.full_resync,
+            "resets_at": self.resets_at.isoformat() if self.resets_at else None,
             "plan": self.plan,
             "sent": self.sent,
             "confirmed": self.confirmed,
@@ -181,10 +187,23 @@ def safety_violation(plan: Plan, safety: SafetyConfig, mode: str) -> str | None:
     return None
 
 
+EXIT_OK, EXIT_FAILED, EXIT_REJECTIONS, EXIT_DEFERRED = 0, 1, 3, 4
+FAILED_STATUSES = frozenset({"failed", "blocked", "locked", "cancelled"})
+
+
 def exit_code(outcomes: list[SyncOutcome]) -> int:
-    """0 all confirmed, 1 any sync failed/blocked/locked/cancelled, 3 finished with rejections."""
-    if any(o.status in ("failed", "blocked", "locked", "cancelled") for o in outcomes):
-        return 1
+    """The process exit code for these outcomes (the worst one wins):
+
+    1 any sync failed, was blocked by a safety limit, locked by another run or cancelled;
+    4 a destination's quota ran out: the sync stopped cleanly and the next run resumes
+    (nothing lost, nothing to fix; schedule the next run after the reset);
+    3 every sync finished, some records were rejected by the destination;
+    0 every record confirmed.
+    """
+    if any(o.status in FAILED_STATUSES for o in outcomes):
+        return EXIT_FAILED
+    if any(o.status == "deferred" for o in outcomes):
+        return EXIT_DEFERRED
     if any(o.status == "partial" for o in outcomes):
-        return 3
-    return 0
+        return EXIT_REJECTIONS
+    return EXIT_OK

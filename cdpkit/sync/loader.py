@@ -188,13 +188,14 @@ def _check_destination(
     doc: YamlDoc, config: DestinationConfig, connector: type[Destination]
 ) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    if config.batch_size is not None and config.batch_size > connector.max_batch_size:
+    limit = connector.max_batch_size_for(config)
+    if config.batch_size is not None and config.batch_size > limit:
         out.append(
             doc.diagnostic(
                 ("batch_size",),
                 "D041",
                 f"batch_size {config.batch_size} is over the {connector.type} limit of "
-                f"{connector.max_batch_size} records per request",
+                f"{limit} records per request",
             )
         )
     seen: dict[str, int] = {}

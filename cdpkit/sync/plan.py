@@ -12,15 +12,21 @@ A member is *eligible* when not in the holdout, not suppressed, consented (when 
 requires it) and has a non-empty identifier; two members with the same identifier value are
 one record (the lowest customer_id wins). A record is *added* when the sync's state lacks its
 key, *updated* when the hash of its mapped fields differs from the confirmed hash, *removed*
-(mirror only) when it left and this sync added it.
+(mirror only) when it left and this sync added it. A *full resync* updates every eligible
+record the state has, changed or not (adds and removals as usual).
+
+Plan rows also carry `__fields`, the mapped fields as JSON: built from the member for adds and
+updates (the checkpoint stores it in the state), read from the state for removals (so a
+removal hands the connector the fields last confirmed, e.g. every match key of a Meta row).
 """
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -48,6 +54,11 @@ _counter = itertools.count(1)
 PLAN_COLUMNS = ("__seq", "__op", "__key", "__customer_id", "__dest_id", "__hash")
 FIELDS_AT = len(PLAN_COLUMNS)
 HASH_CHARS = 16  # plan rows: the columns above, then the mapped source values
+# Rows of one batch as the engine reads them (`fetch_page`): no __seq (dense, known from the
+# range); upserts with the source values, removals with the state's JSON fields.
+UPSERT_COLUMNS = ("__op", "__key", "__customer_id", "__dest_id", "__hash")
+REMOVE_COLUMNS = ("__key", "__customer_id", "__dest_id", "__fields")
+JSON_OBJECT = {"postgres": "json_build_object"}  # others: json_object
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class DiffSpec:
     consent: str | None = None  # "marketing" | "advertising" | None
     customers: exp.Table | None = None  # the customers mart (for consent)
     suppression: tuple[exp.Query, ...] = ()
+    full_resync: bool = False  # every eligible record is sent, changed or not
 
     @cached_property
     def sources(self) -> tuple[str, ...]:
@@ -73,6 +85,15 @@ class DiffSpec:
         """(destination field, index into the source values) for every mapped field."""
         index = {source: i for i, source in enumerate(self.sources)}
         return tuple((dest, index[source]) for dest, source in self.mapping)
+
+    @cached_property
+    def one_to_one(self) -> bool:
+        """Each source feeds one destination field, in order (fields are a plain zip)."""
+        return [i for _, i in self.field_slots] == list(range(len(self.sources)))
+
+    @cached_property
+    def destinations(self) -> tuple[str, ...]:
+        return tuple(dest for dest, _ in self.mapping)
 
     def fingerprint(self) -> str:
         """Part of every record hash: changing the mapping re-sends every record."""
@@ -172,7 +193,7 @@ def build_plan(
             render(exp.select(count_star()).from_(table(current, None)), wh.dialect)
         )
         wh.execute(render(drop_temp(name), wh.dialect))
-        query = diff_query(spec, membership, members_table, current)
+        query = diff_query(spec, membership, members_table, current, dialect=wh.dialect)
         wh.execute(render(create_temp_as(name, query), wh.dialect))
     finally:
         wh.execute(render(drop_temp(current), wh.dialect))
@@ -267,6 +288,28 @@ def _fetch_sql(plan: Plan, dialect: str, ranged: bool, op: str | None, limit: in
     return render(query, dialect)
 
 
+def fetch_page(wh: Warehouse, plan: Plan, operation: str, lo: int, hi: int) -> list[Any]:
+    """The rows of `__seq` lo..hi (one operation), as `page_columns` says, in `__seq` order."""
+    key = (plan.table, wh.dialect, "page", operation)
+    sql = _FETCH_SQL.get(key)
+    if sql is None:
+        columns = [col(c) for c in page_columns(plan, operation)]
+        query = (
+            exp.select(*columns)
+            .from_(table(plan.table, None))
+            .where(exp.Between(this=col("__seq"), low=param(), high=param()))
+            .order_by(col("__seq"))
+        )
+        sql = _FETCH_SQL[key] = render(query, wh.dialect)
+    return wh.fetchall(sql, [lo, hi])
+
+
+def page_columns(plan: Plan, operation: str) -> tuple[str, ...]:
+    if operation == "remove":
+        return REMOVE_COLUMNS
+    return UPSERT_COLUMNS + tuple(f"__f{i}" for i in range(len(plan.sources)))
+
+
 def drop(wh: Warehouse, *names: str) -> None:
     for key in [k for k in _FETCH_SQL if k[0] in names]:
         del _FETCH_SQL[key]
@@ -277,6 +320,21 @@ def drop(wh: Warehouse, *names: str) -> None:
 def record_fields(spec: DiffSpec, values: Sequence[Any]) -> dict[str, Any]:
     """Destination fields of one plan row (source values in `spec.sources` order)."""
     return _fields(spec, values)
+
+
+def stored_fields(spec: DiffSpec, text_value: str | None) -> dict[str, Any]:
+    """A removal's fields from the state's JSON (decimals as Decimal; {} when unknown)."""
+    if not text_value:
+        return {}
+    try:
+        data = json.loads(text_value, parse_float=decimal.Decimal)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if spec.skip_nulls:
+        return {k: v for k, v in data.items() if v is not None}
+    return data
 
 
 # -- SQL ------------------------------------------------------------------------------------
@@ -303,7 +361,12 @@ def current_query(spec: DiffSpec, membership: Membership, members_table: str) ->
 
 
 def diff_query(
-    spec: DiffSpec, membership: Membership, members_table: str, current_table: str
+    spec: DiffSpec,
+    membership: Membership,
+    members_table: str,
+    current_table: str,
+    *,
+    dialect: str = "duckdb",
 ) -> exp.Query:
     """The plan rows (the sync id is a literal: PostgreSQL binds no parameters in CREATE AS)."""
     state = (
@@ -313,16 +376,19 @@ def diff_query(
             col("field_hash"),
             col("destination_id"),
             col("owned"),
+            col("fields"),
         )
         .from_(table("sync_state"))
         .where(col("sync_id").eq(lit(spec.sync_id)))
     )
     new = exp.Is(this=col("record_key", "s"), expression=exp.Null())
-    changed = (
-        new
-        if spec.mode == "add_only"
-        else exp.or_(new, col("field_hash", "s").neq(col("__hash", "c")))
-    )
+    changed: exp.Expression
+    if spec.full_resync:
+        changed = exp.true()
+    elif spec.mode == "add_only":
+        changed = new
+    else:
+        changed = exp.or_(new, col("field_hash", "s").neq(col("__hash", "c")))
     upserts = (
         exp.select(
             exp.alias_(lit(1), "__rank", quoted=True),
@@ -335,6 +401,7 @@ def diff_query(
             exp.alias_(col("customer_id", "c"), "__customer_id", quoted=True),
             col("__hash", "c"),
             exp.alias_(col("destination_id", "s"), "__dest_id", quoted=True),
+            exp.alias_(text(exp.Null()), "__stored", quoted=True),
         )
         .from_(table(current_table, None, alias="c"))
         .join(
@@ -359,6 +426,7 @@ def diff_query(
                 exp.alias_(col("customer_id", "s"), "__customer_id", quoted=True),
                 exp.alias_(exp.cast(exp.Null(), "text"), "__hash", quoted=True),
                 exp.alias_(col("destination_id", "s"), "__dest_id", quoted=True),
+                exp.alias_(col("fields", "s"), "__stored", quoted=True),
             )
             .from_(table("state", None, alias="s"))
             .where(exp.and_(col("owned", "s").eq(exp.true()), exp.Not(this=still_in)))
@@ -375,6 +443,10 @@ def diff_query(
         col("customer_id", "m").eq(col("__customer_id", "d")),
         text(col(spec.identifier, "m")).eq(col("__key", "d")),
     )
+    fields = exp.Case(
+        ifs=[exp.If(this=col("__op", "d").eq(lit("remove")), true=col("__stored", "d"))],
+        default=fields_json(spec, [col(s, "m") for s in spec.sources], dialect),
+    )
     return (
         exp.select(
             exp.alias_(seq, "__seq", quoted=True),
@@ -384,12 +456,23 @@ def diff_query(
             col("__hash", "d"),
             col("__dest_id", "d"),
             *[exp.alias_(col(s, "m"), f"__f{i}", quoted=True) for i, s in enumerate(spec.sources)],
+            exp.alias_(fields, "__fields", quoted=True),
         )
         .from_(_subquery(diff, "d"))
         .join(table(members_table, None, alias="m"), on=values, join_type="left")
         .with_("state", as_=state)
         .order_by(col("__seq"))
     )
+
+
+def fields_json(spec: DiffSpec, values: Sequence[exp.Expression], dialect: str) -> exp.Expression:
+    """The mapped fields of a member as JSON text (`{"dest": value, ...}`, mapping order)."""
+    if not spec.mapping:
+        return lit("{}")
+    args: list[exp.Expression] = []
+    for dest, i in spec.field_slots:
+        args += [lit(dest), values[i].copy()]
+    return text(exp.Anonymous(this=JSON_OBJECT.get(dialect, "json_object"), expressions=args))
 
 
 def _eligible(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Select:
@@ -457,6 +540,11 @@ def _sizes_query(membership: Membership, members_table: str) -> exp.Select:
 
 
 def _fields(spec: DiffSpec, values: Sequence[Any]) -> dict[str, Any]:
+    pairs: Iterable[tuple[str, Any]]
+    if spec.one_to_one:
+        pairs = zip(spec.destinations, values, strict=False)
+    else:
+        pairs = ((dest, values[i]) for dest, i in spec.field_slots)
     if spec.skip_nulls:
-        return {dest: values[i] for dest, i in spec.field_slots if values[i] is not None}
-    return {dest: values[i] for dest, i in spec.field_slots}
+        return {dest: value for dest, value in pairs if value is not None}
+    return dict(pairs)

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from cdpkit.errors import CdpkitError
 from cdpkit.sync.lease import utcnow
-from cdpkit.sync.sql import col, lit, param, render, table
+from cdpkit.sync.sql import Statement, col, lit, param, render, table
 from cdpkit.sync.state import COUNTS, TABLES
 from cdpkit.warehouse import Warehouse
 
@@ -38,16 +38,32 @@ def start(wh: Warehouse, values: Mapping[str, Any]) -> None:
 
 
 def add_counts(wh: Warehouse, run_id: str, deltas: Mapping[str, int]) -> None:
-    """counter += delta for each nonzero delta (inside the checkpoint transaction)."""
+    """counter += delta for each nonzero delta."""
+    statement = counts_statement(wh, run_id, deltas)
+    if statement is not None:
+        wh.execute(*statement)
+
+
+def counts_statement(
+    wh: Warehouse, run_id: str, deltas: Mapping[str, int]
+) -> tuple[str, list[Any]] | None:
+    """(sql, params) adding each nonzero delta to the run's counters; None when all are 0."""
     changes = {k: v for k, v in deltas.items() if v}
     if not changes:
-        return
+        return None
     assignments = {
         name: exp.Add(this=exp.func("coalesce", col(name), lit(0)), expression=param())
-        for name in changes
+        for name in sorted(changes)
     }
     update = exp.update(table("sync_runs"), assignments, where=col("run_id").eq(param()))
-    wh.execute(render(update, wh.dialect), [*changes.values(), run_id])
+    key = (wh.dialect, tuple(sorted(changes)))
+    sql = _COUNTS_SQL.get(key)
+    if sql is None:
+        sql = _COUNTS_SQL[key] = render(update, wh.dialect)
+    return sql, [*(changes[name] for name in sorted(changes)), run_id]
+
+
+_COUNTS_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
 def finish(wh: Warehouse, run_id: str, values: Mapping[str, Any]) -> None:
@@ -70,6 +86,29 @@ def mark_interrupted(wh: Warehouse, sync_id: str, current_run: str) -> None:
         ),
     )
     wh.execute(render(update, wh.dialect), [sync_id, current_run])
+
+
+def unfinished_full_resync(wh: Warehouse, sync_id: str) -> bool:
+    """Whether the sync's latest full resync that sent anything did not finish (status other
+    than success/partial): a connector with replace semantics discarded what it confirmed."""
+    query = (
+        exp.select(col("status"))
+        .from_(table("sync_runs"))
+        .where(
+            exp.and_(
+                col("sync_id").eq(param()),
+                col("full_resync").eq(exp.true()),
+                col("status").neq(lit("blocked")),
+            )
+        )
+        .order_by(
+            exp.Ordered(this=col("started_at"), desc=True),
+            exp.Ordered(this=col("run_id"), desc=True),
+        )
+        .limit(1)
+    )
+    row = wh.fetchone(render(query, wh.dialect), [sync_id])
+    return row is not None and row[0] not in ("success", "partial")
 
 
 def log_confirmed_sql(dialect: str, plan_table: str, condition: exp.Expression) -> str:
@@ -102,8 +141,19 @@ def log_rejected(
     now: dt.datetime,
 ) -> None:
     """Log rejections: (key, customer_id, change, reason)."""
-    if not rejected:
-        return
+    if rejected:
+        statement = rejected_statement(wh, run_id, sync_id, rejected, now)
+        wh.executemany(statement.sql, list(statement.params))
+
+
+def rejected_statement(
+    wh: Warehouse,
+    run_id: str,
+    sync_id: str,
+    rejected: Sequence[tuple[str, str | None, str, str]],
+    now: dt.datetime,
+) -> Statement:
+    """The executemany statement logging rejections: (key, customer_id, change, reason)."""
     insert = exp.insert(
         exp.select(*[param() for _ in range(8)]), table("sync_record_log"), columns=_log_columns()
     )
@@ -111,7 +161,7 @@ def log_rejected(
         (run_id, sync_id, key, cid, change, "rejected", reason[:MAX_REASON], now)
         for key, cid, change, reason in rejected
     ]
-    wh.executemany(render(insert, wh.dialect), rows)
+    return Statement(render(insert, wh.dialect), rows, many=True)
 
 
 def _log_columns() -> list[exp.Identifier]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 
@@ -34,6 +35,15 @@ def text(expression: exp.Expression) -> exp.Cast:
 
 def render(expression: exp.Expression, dialect: str) -> str:
     return expression.sql(dialect=dialect, identify=True)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A rendered statement and its parameters (`many`: `params` is rows, for executemany)."""
+
+    sql: str
+    params: Sequence[Any] = ()
+    many: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The sync engine's tables in the warehouse schema `cdpkit` (DuckDB and PostgreSQL).
 
 - `sync_state`: one row per record a sync delivered and the destination confirmed (key, hash
-  of the mapped fields, destination id, owned = added by this sync);
+  of the mapped fields, the mapped fields as JSON — what a removal hands the connector —,
+  destination id, owned = added by this sync);
 - `sync_runs`: one row per run: timing, status, planned/sent/confirmed/rejected per operation;
 - `sync_record_log`: one row per record outcome per run (confirmed / rejected with the reason);
 - `sync_leases`: one row per sync currently running (holder, expiry);
@@ -37,6 +38,7 @@ TABLES: dict[str, tuple[list[Column], list[str]]] = {
             Column("owned", "boolean", True),
             Column("synced_at", "timestamp", True),
             Column("run_id", "text", True),
+            Column("fields", "text"),
         ],
         ["sync_id", "record_key"],
     ),
@@ -63,6 +65,8 @@ TABLES: dict[str, tuple[list[Column], list[str]]] = {
             Column("throttled", "bigint"),
             Column("error", "text"),
             Column("holder", "text"),
+            Column("full_resync", "boolean"),
+            Column("resets_at", "timestamp"),
         ],
         ["run_id"],
     ),

@@ -332,7 +332,7 @@ def test_engine_stops_on_request_limit_and_resumes(
     job = make_job("sf", SalesforceDestination, config(batch_size=10, concurrency=1))
     fake.configure({"daily_limit": 7})  # describe, campaign query + create, then 2 batches
     first = run(wh, job, tmp_path)
-    assert first.status == "failed" and "REQUEST_LIMIT_EXCEEDED" in (first.error or "")
+    assert first.status == "deferred" and "REQUEST_LIMIT_EXCEEDED" in (first.error or "")
     done = first.confirmed["add"]
     assert 0 < done < 60
     fake.configure({"daily_limit": 100_000})

@@ -21,7 +21,12 @@ from cdpkit.destinations.base import (
     RateLimit,
     RunSummary,
 )
-from cdpkit.destinations.errors import BatchRejected, TerminalError, TransientError
+from cdpkit.destinations.errors import (
+    BatchRejected,
+    QuotaExhausted,
+    TerminalError,
+    TransientError,
+)
 from cdpkit.project import Target
 from cdpkit.sync.config import DestinationConfig
 from cdpkit.sync.engine import run_jobs
@@ -175,11 +180,18 @@ class MemoryStore:
     reject: dict[str, str] = field(default_factory=dict)  # key -> reason (per record)
     poison: dict[str, str] = field(default_factory=dict)  # key -> reason (whole batch refused)
     transient: int = 0  # fail the next n calls with a transient error
+    transient_retry_after: float = 0.0
     terminal_after: int | None = None  # calls before a terminal error
     preexisting: set[str] = field(default_factory=set)
     ids: bool = False
     closed: list[RunSummary] = field(default_factory=list)
     opened: list[PlanInfo] = field(default_factory=list)
+    quota_after: int | None = None  # calls before the daily quota runs out
+    quota_resets_at: dt.datetime | None = None
+    check_transient: int = 0  # fail the next n check() calls with a transient error
+    open_transient: int = 0  # fail the next n open() calls with a transient error
+    checks: int = 0
+    removed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # key, fields
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -195,7 +207,21 @@ class MemoryDestination(Destination):
     def account_key(self) -> str:
         return f"memory:{id(self.store)}"
 
+    def check(self) -> None:
+        s = self.store
+        with s.lock:
+            s.checks += 1
+            if s.check_transient > 0:
+                s.check_transient -= 1
+                raise TransientError("429 from memory check", retry_after=0.0, throttled=True)
+            self._quota()
+
     def open(self, plan: PlanInfo) -> None:
+        s = self.store
+        with s.lock:
+            if s.open_transient > 0:
+                s.open_transient -= 1
+                raise TransientError("503 from memory open", retry_after=0.0)
         self.store.opened.append(plan)
 
     def close(self, summary: RunSummary) -> None:
@@ -210,6 +236,7 @@ class MemoryDestination(Destination):
     def _call(self, batch: Batch) -> BatchResult:
         s = self.store
         with s.lock:
+            self._quota()
             s.calls.append((batch.operation, batch.keys))
             if s.terminal_after is not None:
                 if s.terminal_after <= 0:
@@ -217,7 +244,7 @@ class MemoryDestination(Destination):
                 s.terminal_after -= 1
             if s.transient > 0:
                 s.transient -= 1
-                raise TransientError("503 from memory", retry_after=0.0)
+                raise TransientError("503 from memory", retry_after=s.transient_retry_after)
             poisoned = [k for k in batch.keys if k in s.poison]
             if poisoned:
                 raise BatchRejected("; ".join(s.poison[k] for k in poisoned))
@@ -228,6 +255,7 @@ class MemoryDestination(Destination):
                     continue
                 if batch.operation == "remove":
                     s.records.pop(r.key, None)
+                    s.removed.append((r.key, dict(r.fields)))
                 else:
                     if r.key in s.preexisting and r.key not in s.records:
                         present.add(r.key)
@@ -236,6 +264,18 @@ class MemoryDestination(Destination):
             return BatchResult(
                 rejected=rejected, destination_ids=ids, already_present=frozenset(present)
             )
+
+    def _quota(self) -> None:
+        """Called with the store's lock held."""
+        s = self.store
+        if s.quota_after is None:
+            return
+        if s.quota_after <= 0:
+            raise QuotaExhausted(
+                "the memory account's daily quota is used up; buy more or wait",
+                resets_at=s.quota_resets_at,
+            )
+        s.quota_after -= 1
 
 
 def memory_job(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -247,3 +248,68 @@ def test_the_project_suppression_list_applies_to_every_sync(cp: CliProject) -> N
     assert code == 0 and doc["syncs"][0]["confirmed"]["remove"] == 1
     assert victim not in cp.records()
     assert cp.records() == {k: v for k, v in expected(crowd).items() if k != victim}
+
+
+def test_full_resync_resends_everyone_and_removals_carry_their_fields(cp: CliProject) -> None:
+    import requests
+
+    crowd = people(60)
+    cp.set_customers(crowd)
+    assert cp.sync_json()[0] == 0
+    first = expected(crowd)
+    # The receiver lost everything (e.g. its list was emptied by hand): a normal run cannot
+    # know, a full resync sends every member again.
+    requests.post(f"{cp.sandbox.base_url}/_sandbox/reset", timeout=10).raise_for_status()
+    cp.faults(secret=WEBHOOK_SECRET)
+    code, doc = cp.sync_json()
+    assert code == 0 and _counts(doc, "confirmed") == (0, 0, 0) and cp.records() == {}
+    leavers = sorted(first)[:2]
+    second = [replace(p, total_revenue=Decimal(50)) if p.email in leavers else p for p in crowd]
+    cp.set_customers(second)
+    now = expected(second)
+    code, plan = cp.sync_json("--dry-run", "--full-resync")
+    assert code == 0 and plan["syncs"][0]["full_resync"] is True
+    assert _counts(plan, "plan") == (0, len(now), 2)
+    code, stdout, _ = cp.cli("sync", "--full-resync")
+    assert code == 0 and "full resync" in stdout
+    assert cp.records() == now
+    batches = requests.get(
+        f"{cp.sandbox.control_url('webhook')}/batches", params={"hook": cp.hook}, timeout=10
+    ).json()
+    removed = {k: v for b in batches if b["operation"] == "remove" for k, v in b["fields"].items()}
+    assert removed == {key: first[key] for key in leavers}  # as last sent, not just the key
+    code, doc = cp.sync_json()
+    assert code == 0 and _counts(doc, "confirmed") == (0, 0, 0)
+    assert doc["syncs"][0]["full_resync"] is False
+
+
+def test_a_wait_longer_than_the_retry_budget_defers_with_exit_4(cp: CliProject) -> None:
+    crowd = people(200)
+    cp.set_customers(crowd)
+    cp.write_destination(concurrency=1)
+    # check() and two batches go through, then the receiver asks for two hours of quiet.
+    cp.faults(script=[{}, {}, {}, {"status": 429, "retry_after": 7200}])
+    code, stdout, stderr = cp.cli("sync")
+    assert code == 4, stdout + stderr
+    assert "hook.vip: deferred" in stdout
+    assert "Deferred:" in stderr and "resets at" in stderr and "next run" in stderr
+    held = cp.records()
+    assert len(held) == 50  # two confirmed batches of 25
+    code, doc = cp.sync_json("--dry-run")
+    assert _counts(doc, "plan")[0] == len(expected(crowd)) - 50  # resumes where it stopped
+    code, stdout, _ = cp.cli("history")
+    assert "deferred" in stdout
+    code, doc = cp.sync_json()
+    assert code == 0 and cp.records() == expected(crowd)
+    assert cp.stats().get("duplicate_records", 0) == 0
+
+
+def test_sync_help_documents_the_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
+    from cdpkit.cli.main import app
+
+    result = cli.invoke(app, ["sync", "--help"], terminal_width=200)
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 0
+    for phrase in ("0 every record confirmed", "1 a sync failed", "4 deferred", "3 some records"):
+        assert phrase in text
+    assert "--full-resync" in text
