@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,31 @@ class Runner:
 
 def execute(wh: Warehouse, runners: list[Runner], options: EngineOptions) -> None:
     """Deliver every runner's plan; returns when all are done (outcomes filled in)."""
+    with steady_gc():
+        _execute(wh, runners, options)
+
+
+@contextlib.contextmanager
+def steady_gc(young: int = 50_000) -> Iterator[None]:
+    """Fewer, cheaper garbage collections while records stream through (restored after).
+
+    Sending makes and drops millions of short-lived, acyclic objects (records, payloads) that
+    reference counting frees; the cyclic collector would still run every 700 allocations and
+    now and then walk every object of the process (modules, sqlglot trees): measured at ~15%
+    of a large sync. Objects alive before sending are frozen out of the collector's walks, and
+    the young generation is collected every `young` allocations instead.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], young), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def _execute(wh: Warehouse, runners: list[Runner], options: EngineOptions) -> None:
     stop = threading.Event()  # set on hard shutdown: no new requests, no more retry waits
     for runner in runners:
         runner.http.stop = stop

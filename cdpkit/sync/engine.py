@@ -138,6 +138,7 @@ def _prepare(
         timeout_s=job.config.timeout_s,
         metrics=HttpMetrics(),
         stop=options.stop,
+        max_pause_s=job.retry.max_elapsed_s,
     )
     context = SyncContext(
         sync_id=job.sync_id,

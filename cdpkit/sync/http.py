@@ -12,6 +12,10 @@ classified the same way for every connector unless it asks to look at them itsel
 | 400, 413, 422           | BatchRejected (the engine bisects)             |
 | 401, 403                | TerminalError: check the credentials           |
 | 404, other 4xx          | TerminalError: check base_url / configuration  |
+
+When the account's limiter is paused for longer than `max_pause_s` (the engine sets the retry
+budget: a destination asked for hours of quiet), a request is not sent and waits for nothing:
+it raises QuotaExhausted, so the sync is deferred at once.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from cdpkit import __version__
-from cdpkit.destinations.errors import BatchRejected, Stopped, TerminalError, TransientError
+from cdpkit.destinations.errors import (
+    BatchRejected,
+    QuotaExhausted,
+    Stopped,
+    TerminalError,
+    TransientError,
+)
 from cdpkit.sync.ratelimit import Limiter, TokenBucket
 from cdpkit.sync.redact import redact
 from cdpkit.sync.retry import parse_retry_after
@@ -76,6 +86,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         metrics: HttpMetrics | None = None,
         stop: threading.Event | None = None,
+        max_pause_s: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
         self.limiter: Limiter = limiter or TokenBucket(None)
@@ -83,6 +94,7 @@ class HttpClient:
         self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self.metrics = metrics or HttpMetrics()
         self.stop = stop
+        self.max_pause_s = max_pause_s
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -108,6 +120,14 @@ class HttpClient:
         """Send one request (after a rate-limit token); classify failures unless told not to."""
         url = self.url(path)
         where = f"{method} {urlsplit(url).path or '/'}"
+        if self.max_pause_s is not None:
+            paused = self.limiter.paused_for()
+            if paused > self.max_pause_s:
+                raise QuotaExhausted.after(
+                    f"{where} not sent: the destination asked for {paused:,.0f}s without "
+                    f"requests, longer than the retry budget ({self.max_pause_s:g}s)",
+                    paused,
+                )
         self.limiter.acquire(self.stop)
         if self.stop is not None and self.stop.is_set():
             raise Stopped(f"{where} not sent: the run is stopping")

@@ -96,6 +96,11 @@ class TokenBucket:
             self._tokens = 0.0
             self._updated = max(self._updated, until)
 
+    def paused_for(self) -> float:
+        """Seconds left of the current pause (0 when not paused)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
+
     def configure(self, rate: float | None, burst: int) -> None:
         """Change the limits in place (a destination file was edited while the process ran)."""
         with self._lock:
@@ -177,6 +182,11 @@ class SlidingWindow:
                 self._paused_until = until
                 self._pauses += 1
 
+    def paused_for(self) -> float:
+        """Seconds left of the current pause (0 when not paused)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
+
     def configure(self, limit: int, window_s: float) -> None:
         with self._lock:
             self.limit = max(1, int(limit))
@@ -196,6 +206,8 @@ class Limiter(Protocol):
     def acquire(self, stop: threading.Event | None = None) -> bool: ...
 
     def pause(self, seconds: float) -> None: ...
+
+    def paused_for(self) -> float: ...
 
     def stats(self) -> BucketStats: ...
 
@@ -245,6 +257,11 @@ class LimiterRegistry:
                 limiter = TokenBucket(pace.per_second, pace.burst)
             self._limiters[key] = limiter
             return limiter
+
+    def forget(self, key: str) -> None:
+        """Drop the account's limiter (and any pause it holds); the next `get` starts afresh."""
+        with self._lock:
+            self._limiters.pop(key, None)
 
 
 LIMITERS = LimiterRegistry()

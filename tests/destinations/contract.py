@@ -211,3 +211,23 @@ class DestinationContract:
         members = harness.control.members()
         assert not ({r.key for r in records[:4]} & set(members))
         assert {r.key for r in records[4:]} <= set(members)
+
+    def test_removals_carrying_their_last_synced_fields_leave_the_destination(
+        self, harness: ContractHarness
+    ) -> None:
+        """The engine hands a removal the fields last confirmed (from the sync state)."""
+        if not harness.connector.supports_remove:
+            pytest.skip(f"{harness.connector.type} cannot remove records")
+        destination = harness.prepared()
+        records = harness.records(8, 0)
+        harness.send(destination, records)
+        removals = tuple(
+            Record(r.key, "remove", r.fields, r.customer_id, r.destination_id, r.seq)
+            for r in records[:3]
+        )
+        batch = Batch(destination.sync.sync_id, "remove", removals)
+        out = deliver(destination, batch, FAST_RETRY)
+        assert out.error is None and not out.rejected and len(out.confirmed) == 3
+        members = harness.control.members()
+        assert not ({r.key for r in records[:3]} & set(members))
+        assert {r.key for r in records[3:]} <= set(members)

@@ -10,6 +10,7 @@ import pytest
 
 from cdpkit.project import Project
 from cdpkit.sandbox.server import Sandbox
+from cdpkit.sync.ratelimit import LIMITERS
 
 from .cli_project import CliProject, expected, holdout_of, setup_project
 from .conftest import WEBHOOK_SECRET
@@ -299,6 +300,11 @@ def test_a_wait_longer_than_the_retry_budget_defers_with_exit_4(cp: CliProject) 
     assert _counts(doc, "plan")[0] == len(expected(crowd)) - 50  # resumes where it stopped
     code, stdout, _ = cp.cli("history")
     assert "deferred" in stdout
+    # This process still honours the two hours (a run now would defer at once, sending
+    # nothing); the next process would not know: forget the pause, as a new process would.
+    code, doc = cp.sync_json()
+    assert code == 4 and "not sent" in doc["syncs"][0]["error"] and len(cp.records()) == 50
+    LIMITERS.forget(f"webhook:{cp.sandbox.url('webhook')}")
     code, doc = cp.sync_json()
     assert code == 0 and cp.records() == expected(crowd)
     assert cp.stats().get("duplicate_records", 0) == 0

@@ -164,3 +164,43 @@ def test_the_demo_destinations_load_cleanly() -> None:
     loaded = load_destinations(Project(REPO))
     assert not loaded.errors, render(loaded.diagnostics, loaded.sources)
     assert {d.connector.type for d in loaded.destinations.values()} == {"webhook", "file"}
+
+
+def test_build_before_on_the_schedule_or_the_sync(project: Project) -> None:
+    from cdpkit.ops.schedules import sync_entries
+
+    text = (
+        "type: webhook\nbase_url: http://x\nsyncs:\n"
+        "  - {name: a, audience: vip, identifier: email,"
+        " schedule: {cron: '0 6 * * *', build_before: true}}\n"
+        "  - {name: b, audience: vip, identifier: email, schedule: '0 * * * *',"
+        " build_before: true}\n"
+        "  - {name: c, audience: vip, identifier: email, schedule: '0 * * * *'}\n"
+    )
+    typo = (
+        "  - {name: d, audience: vip, identifier: email,"
+        " schedule: {cron: '0 * * * *', build_befor: true}}\n"
+    )
+    (project.destinations_dir / "hook.yml").write_text(text + typo)
+    [problem] = load_destinations(project).errors
+    assert (problem.code, problem.line, problem.col) == ("D001", 7, 79)
+    assert problem.hint == "did you mean 'build_before'?"
+    (project.destinations_dir / "hook.yml").write_text(text)
+    loaded = load_destinations(project)
+
+    entries = {e.sync_name: e.build_before for e in sync_entries(loaded)}
+    assert entries == {"a": True, "b": True, "c": False}
+    validator = jsonschema.Draft202012Validator(destination_json_schema())
+    flagged = {
+        "type": "webhook",
+        "base_url": "http://x",
+        "syncs": [
+            {
+                "audience": "vip",
+                "identifier": "email",
+                "build_before": True,
+                "schedule": {"cron": "0 6 * * *", "build_before": True},
+            }
+        ],
+    }
+    assert not list(validator.iter_errors(flagged))

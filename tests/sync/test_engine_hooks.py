@@ -302,3 +302,42 @@ def _pace(rate: RateLimit | None) -> tuple[Any, ...]:
 
 def test_plan_info_defaults() -> None:
     assert PlanInfo(1, 2, 3, 4).full_resync is False
+
+
+def test_hubspot_is_paced_by_the_engine_limiter_sized_by_its_tier(
+    monkeypatch: pytest.MonkeyPatch, uid: str
+) -> None:
+    from cdpkit.destinations.hubspot import (
+        HubSpotConfig,
+        HubSpotDestination,
+        account_key,
+        make_api,
+    )
+    from cdpkit.sync.http import HttpClient
+    from cdpkit.sync.jobs import SyncJob
+    from cdpkit.sync.membership import fixture_membership
+
+    monkeypatch.setenv("HS_HOOK_TOKEN", f"pat-{uid}")
+    base = {
+        "type": "hubspot",
+        "base_url": "http://127.0.0.1:9/hubspot",
+        "token": "${HS_HOOK_TOKEN}",
+        "syncs": [{"audience": "vip", "identifier": "email", "mapping": {"email": "email"}}],
+    }
+    pro = HubSpotConfig.model_validate({**base, "tier": "professional"})
+    job = SyncJob(
+        "hs", pro, pro.syncs[0], HubSpotDestination, fixture_membership("vip", "m", ["email"])
+    )
+    assert job.rate == HubSpotDestination.rate_limit_for(pro) == RateLimit.rolling(190, 10)
+    assert job.batch_size == 100
+    http = HttpClient(pro.base_url.resolve())  # no limiter, as `cdpkit import hubspot` builds it
+    api = make_api(pro, http, "hs")
+    assert not hasattr(api, "window")  # no pacing of its own left
+    limiter = http.limiter
+    assert isinstance(limiter, SlidingWindow) and (limiter.limit, limiter.window_s) == (190, 10)
+    assert limiter is LIMITERS.get(account_key(pro), *_pace(job.rate))  # what the engine uses
+    packs = HubSpotConfig.model_validate({**base, "tier": "enterprise", "limit_increase_packs": 1})
+    assert HubSpotDestination.rate_limit_for(packs) == RateLimit.rolling(250, 10)
+    own = HubSpotConfig.model_validate({**base, "ten_second_limit": 50})
+    assert LIMITERS.get(account_key(own), *_pace(HubSpotDestination.rate_limit_for(own))) is limiter
+    assert limiter.limit == 50  # the same account, its limit edited: reconfigured in place
