@@ -348,13 +348,15 @@ def plain_loop(
     return len(rows), time.perf_counter() - started
 
 
-def bench_throughput(n: int, workdir: Path, sandbox: SandboxProcess) -> dict[str, Any]:
+def bench_throughput(
+    n: int, workdir: Path, sandbox: SandboxProcess, rounds_wanted: int = 3
+) -> dict[str, Any]:
     path = workdir / "throughput.duckdb"
     con = duckdb.connect(str(path))
     make_data(con, n)
     con.close()
     rounds: list[tuple[float, float, float]] = []
-    for i in range(2):  # interleaved, best of two: the machine is shared
+    for i in range(rounds_wanted):  # interleaved, best of n: the machine is shared
         sandbox.reset()
         records, plain_s = plain_loop(path, sandbox, f"plain{i}", 1000, 4)
         sandbox.reset()
@@ -371,6 +373,7 @@ def bench_throughput(n: int, workdir: Path, sandbox: SandboxProcess) -> dict[str
     plain_s = min(r[0] for r in rounds)
     engine_s = min(r[1] for r in rounds)
     sending_s = min(r[2] for r in rounds)
+    ratios = sorted(r[1] / r[0] - 1 for r in rounds)
     return {
         "records": records,
         "plain_s": plain_s,
@@ -380,6 +383,9 @@ def bench_throughput(n: int, workdir: Path, sandbox: SandboxProcess) -> dict[str
         "engine_rps": records / engine_s,
         "overhead": engine_s / plain_s - 1,
         "sending_overhead": sending_s / plain_s - 1,
+        "round_overheads": [r[1] / r[0] - 1 for r in rounds],
+        "median_overhead": ratios[len(ratios) // 2],
+        "rounds": rounds,
     }
 
 
@@ -463,6 +469,14 @@ def main() -> None:
                 f"({b['engine_rps']:,.0f} rec/s)"
                 f" -> overhead {b['overhead']:+.1%} (target <= +20%); sending phase alone "
                 f"{b['engine_sending_s']:.2f}s ({b['sending_overhead']:+.1%})"
+            )
+            per_round = ", ".join(
+                f"{plain:.2f}/{engine:.2f}/{send:.2f}s ({engine / plain - 1:+.0%})"
+                for plain, engine, send in b["rounds"]
+            )
+            print(
+                f"    rounds plain/engine/send: {per_round}; median overhead "
+                f"{b['median_overhead']:+.1%} (the machine is shared: rounds vary)"
             )
             ok &= b["overhead"] <= 0.20
             c = bench_rate(args.rate, args.rate_seconds, work, sandbox)

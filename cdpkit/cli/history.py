@@ -102,7 +102,10 @@ def _check_output(output: str) -> None:
 def _print_run(run: dict[str, Any]) -> None:
     kind = f"{run['destination_type']}, {run['mode']}"
     out.print(f"[bold]run {run['run_id']}[/] — {escape(run['sync'])} ({kind})")
-    out.print(f"  status: {run['status']}")
+    status = run["status"] + (" (full resync)" if run.get("full_resync") else "")
+    if run.get("resets_at"):
+        status += f", the destination's quota resets at {run['resets_at']} UTC"
+    out.print(f"  status: {status}")
     out.print(f"  started {run['started_at']}, finished {run['finished_at'] or '—'}")
     sizes = {k: run[k] or 0 for k in ("audience_size", "holdout_size", "eligible_size")}
     out.print(
@@ -116,7 +119,9 @@ def _print_run(run: dict[str, Any]) -> None:
         )
     calls = f"requests {run['requests']:,}, retries {run['retries']:,}"
     out.print(f"  {calls}, throttled {run['throttled']:,}")
-    if run["error"]:
+    if run["error"] and run["status"] == "deferred":
+        out.print(f"  [yellow]deferred: {escape(run['error'])}[/]")
+    elif run["error"]:
         out.print(f"  [red]error: {escape(run['error'])}[/]")
     if run["rejected_total"]:
         out.print(f"  rejected records ({run['rejected_total']:,}):")

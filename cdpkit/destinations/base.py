@@ -64,9 +64,9 @@ class RateLimit:
 class Record(NamedTuple):
     """One record to send. `fields` are destination field names -> warehouse values.
 
-    Removals carry the fields as last confirmed by the destination (from the sync state; JSON
-    types, decimals as Decimal), or `{}` when the state predates that (connectors then match
-    on `key` alone).
+    Removals of a connector with `removals_with_fields` carry the fields as last confirmed by
+    the destination (from the sync state; JSON types, decimals as Decimal), or `{}` when the
+    state predates that (connectors then match on `key` alone); other removals carry `{}`.
 
     An immutable value like the frozen dataclasses elsewhere, as a NamedTuple because the
     engine builds millions of them (several times cheaper to construct).
@@ -196,6 +196,9 @@ class Destination:
     replaces_on_full_resync: ClassVar[bool] = False
     """True when a full resync replaces the destination's list only if the run completes
     (confirmations of an unfinished resync are then void: the engine repeats the resync)."""
+    removals_with_fields: ClassVar[bool] = False
+    """True when removals should carry the fields last confirmed (the sync state keeps them as
+    JSON for this connector's syncs; e.g. multi-key ad audiences match removals on them)."""
 
     def __init__(self, config: DestinationConfig, sync: SyncContext, http: HttpClient) -> None:
         self.config = config

@@ -8,7 +8,8 @@ partial file, and a confirmed batch is on disk before the engine records it as s
 
 A run with nothing to send writes nothing.
 
-Columns: `change` (add / update / remove), `key`, then the mapped fields in mapping order.
+Columns: `change` (add / update / remove), `key`, then the mapped fields in mapping order
+(for removals, the values last exported).
 A batch re-sent after a crash lands in the next run's directory; apply changes by `key`.
 """
 
@@ -49,6 +50,7 @@ class FileDestination(Destination):
     rate_limit = None
     max_concurrency = 2
     uses_http = False
+    removals_with_fields = True  # removal rows show the values last exported
 
     config: FileConfig
 

@@ -146,6 +146,7 @@ class GoogleCustomerMatchDestination(Destination):
     rate_limit = RateLimit(per_second=5, burst=5)  # Data Manager: 300 requests/minute
     max_concurrency = 2
     default_consent: ClassVar[str | None] = "advertising"
+    removals_with_fields = True  # remove with every identifier uploaded: exact matches
 
     config: GoogleCustomerMatchConfig
 

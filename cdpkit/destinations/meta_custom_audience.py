@@ -116,6 +116,7 @@ class MetaCustomAudienceDestination(Destination):
     max_concurrency = 2
     default_consent: ClassVar[str | None] = "advertising"
     replaces_on_full_resync = True  # usersreplace swaps the audience only when the run ends
+    removals_with_fields = True  # DELETE rows with every key uploaded: exact matches
 
     config: MetaCustomAudienceConfig
 

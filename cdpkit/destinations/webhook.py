@@ -6,6 +6,9 @@ Body (UTF-8 JSON, signed over these exact bytes):
      "audience": "...", "list": "...", "idempotency_key": "...",
      "records": [{"key": "...", "change": "add" | "update" | "remove", "fields": {...}}]}
 
+Removals carry the fields the receiver last confirmed for the record (`{}` for records synced
+before cdpkit kept them).
+
 Headers: `X-Idempotency-Key` (stable across retries of the same batch), and the signature:
 `sha256-hex` / `sha1-hex` -> `<signature_header>: <hex HMAC of the body>`; `standard-webhooks` ->
 `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of id.ts.body>`.
@@ -56,6 +59,7 @@ class WebhookDestination(Destination):
     default_batch_size = 1_000
     rate_limit = RateLimit(per_second=50, burst=10)
     max_concurrency = 4
+    removals_with_fields = True  # a removal tells the receiver what it last received
 
     config: WebhookConfig
 

@@ -4,7 +4,9 @@ The calling thread owns the warehouse connection and does as few round trips as 
 that it never holds the workers back:
 
 - it reads plan rows ahead in chunks of several batches (`READ_ROWS` rows, one query; the
-  workers turn rows into records), while the workers send;
+  workers turn rows into records), while the workers send. On the same connection: the plan
+  is a temporary table, which another connection (a DuckDB cursor, a second PostgreSQL
+  session) cannot see; one query per ~8k rows costs about what streaming them would;
 - it commits delivered batches as they come back, group commit style: everything that came
   back since the last commit goes into one INSERT / UPDATE / DELETE (cdpkit.sync.checkpoint),
   so while one commit runs the next group gathers.
@@ -12,6 +14,10 @@ that it never holds the workers back:
 A destination never has more than `concurrency` batches between "handed to a worker" and
 "committed": that bounds what a crash can make us re-send to the batches in flight. Reading
 ahead holds at most `concurrency` batches plus one chunk per sync in memory.
+
+While sending, the cyclic garbage collector is tuned down (`steady_gc`): records are
+short-lived and acyclic, and full collections walking the whole process were a large share
+of the engine's own CPU.
 
 A `QuotaExhausted` from the connector stops the sync like a terminal error, but the run ends
 `deferred` (nothing lost, the next run resumes) with the connector's message.
@@ -366,7 +372,7 @@ def _account(runner: Runner, delivery: Delivery, counts: Any, options: EngineOpt
         out.rejected[op] += n
     out.requests += delivery.requests
     out.retries += delivery.retries
-    by_key = {r.key: r for r in delivery.batch.records}
+    by_key = {r.key: r for r in delivery.batch.records} if delivery.rejected else {}
     for key, reason in delivery.rejected.items():
         if len(out.rejections) < MAX_REJECTION_SAMPLES:
             out.rejections.append({"key": key, "change": by_key[key].change, "reason": reason})

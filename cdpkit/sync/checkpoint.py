@@ -86,6 +86,7 @@ class Checkpointer:
     sync_id: str
     run_id: str
     plan_table: str
+    fields: Callable[[str | None], exp.Expression] | None = None  # alias -> JSON of the fields
     _sql: dict[tuple[str, int], str] = field(default_factory=dict)
     _pending: Counter[str] = field(default_factory=Counter)
     _flushed_at: float = field(default_factory=time.monotonic)
@@ -202,7 +203,7 @@ class Checkpointer:
                     exp.true(),
                     param(),
                     param(),
-                    col("__fields"),
+                    self._fields(None),
                 )
                 .from_(plan)
                 .where(exp.and_(col("__op").eq(lit("add")), condition(None)))
@@ -215,7 +216,7 @@ class Checkpointer:
                 {
                     "field_hash": col("__hash", "p"),
                     "customer_id": col("__customer_id", "p"),
-                    "fields": col("__fields", "p"),
+                    "fields": self._fields("p"),
                     "synced_at": param(),
                     "run_id": param(),
                 },
@@ -240,6 +241,11 @@ class Checkpointer:
             )
             return render(delete, self.wh.dialect)
         raise ValueError(kind)
+
+    def _fields(self, alias: str | None) -> exp.Expression:
+        if self.fields is None:
+            return exp.cast(exp.Null(), "text")
+        return self.fields(alias)
 
 
 def _ranges(slots: int) -> Condition:

@@ -91,13 +91,14 @@ def _prepare(
                 job.sync_id,
             )
     outcome.full_resync = full
+    spec = job.diff_spec(full_resync=full)
     members = ""
     try:
         with plan.planning_memory(wh):
             members = plan.materialize_members(wh, job.membership)
             planned = plan.build_plan(
                 wh,
-                job.diff_spec(full_resync=full),
+                spec,
                 job.membership,
                 members,
                 sample_size=options.sample_size,
@@ -168,7 +169,15 @@ def _prepare(
         lease=held,
         connector=connector,
         http=http,
-        checkpointer=Checkpointer(wh, sync_id=job.sync_id, run_id=run_id, plan_table=planned.table),
+        checkpointer=Checkpointer(
+            wh,
+            sync_id=job.sync_id,
+            run_id=run_id,
+            plan_table=planned.table,
+            fields=(lambda alias: plan.stored_fields_sql(spec, wh.dialect, alias))
+            if job.connector.removals_with_fields
+            else None,
+        ),
         ranges=planned.ranges(job.batch_size),
         full_resync=full,
     )

@@ -59,6 +59,8 @@ def _summary(row: runlog.RunRow) -> dict[str, Any]:
         "finished_at": finished,
         "seconds": seconds,
         "error": row["error"],
+        "full_resync": bool(row["full_resync"]),
+        "resets_at": row["resets_at"],
         **{
             stage: {op: counts[f"{stage}_{op}"] for op in ("add", "update", "remove")}
             for stage in ("planned", "sent", "confirmed", "rejected")

@@ -15,9 +15,11 @@ key, *updated* when the hash of its mapped fields differs from the confirmed has
 (mirror only) when it left and this sync added it. A *full resync* updates every eligible
 record the state has, changed or not (adds and removals as usual).
 
-Plan rows also carry `__fields`, the mapped fields as JSON: built from the member for adds and
-updates (the checkpoint stores it in the state), read from the state for removals (so a
-removal hands the connector the fields last confirmed, e.g. every match key of a Meta row).
+Removal rows carry `__fields`, the mapped fields last confirmed (JSON, from the state), so a
+removal hands the connector e.g. every match key of a Meta row. Adds and updates carry the
+source values; for connectors with `removals_with_fields` the checkpoint stores them in the
+state as JSON (`stored_fields_sql`) for the records the destination confirmed (others store
+nothing: a CRM removes by key or id, and the JSON would nearly double the state).
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ def build_plan(
             render(exp.select(count_star()).from_(table(current, None)), wh.dialect)
         )
         wh.execute(render(drop_temp(name), wh.dialect))
-        query = diff_query(spec, membership, members_table, current, dialect=wh.dialect)
+        query = diff_query(spec, membership, members_table, current)
         wh.execute(render(create_temp_as(name, query), wh.dialect))
     finally:
         wh.execute(render(drop_temp(current), wh.dialect))
@@ -361,12 +363,7 @@ def current_query(spec: DiffSpec, membership: Membership, members_table: str) ->
 
 
 def diff_query(
-    spec: DiffSpec,
-    membership: Membership,
-    members_table: str,
-    current_table: str,
-    *,
-    dialect: str = "duckdb",
+    spec: DiffSpec, membership: Membership, members_table: str, current_table: str
 ) -> exp.Query:
     """The plan rows (the sync id is a literal: PostgreSQL binds no parameters in CREATE AS)."""
     state = (
@@ -443,10 +440,6 @@ def diff_query(
         col("customer_id", "m").eq(col("__customer_id", "d")),
         text(col(spec.identifier, "m")).eq(col("__key", "d")),
     )
-    fields = exp.Case(
-        ifs=[exp.If(this=col("__op", "d").eq(lit("remove")), true=col("__stored", "d"))],
-        default=fields_json(spec, [col(s, "m") for s in spec.sources], dialect),
-    )
     return (
         exp.select(
             exp.alias_(seq, "__seq", quoted=True),
@@ -456,13 +449,18 @@ def diff_query(
             col("__hash", "d"),
             col("__dest_id", "d"),
             *[exp.alias_(col(s, "m"), f"__f{i}", quoted=True) for i, s in enumerate(spec.sources)],
-            exp.alias_(fields, "__fields", quoted=True),
+            exp.alias_(col("__stored", "d"), "__fields", quoted=True),
         )
         .from_(_subquery(diff, "d"))
         .join(table(members_table, None, alias="m"), on=values, join_type="left")
         .with_("state", as_=state)
         .order_by(col("__seq"))
     )
+
+
+def stored_fields_sql(spec: DiffSpec, dialect: str, alias: str | None = None) -> exp.Expression:
+    """The JSON the state keeps for an add/update plan row (its `__f` source values)."""
+    return fields_json(spec, [col(f"__f{i}", alias) for i in range(len(spec.sources))], dialect)
 
 
 def fields_json(spec: DiffSpec, values: Sequence[exp.Expression], dialect: str) -> exp.Expression:

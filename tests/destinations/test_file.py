@@ -84,6 +84,8 @@ def test_each_run_writes_its_changes_as_part_files_and_a_manifest(tmp_path: Path
     assert sorted((r["change"], r["key"]) for r in rows) == sorted(
         [("update", crowd[0].email)] + [("remove", p.email) for p in crowd[20:]]  # type: ignore[misc]
     )
+    removed = [r for r in rows if r["change"] == "remove"]
+    assert removed and all(r["email"] == r["key"] for r in removed)  # values last exported
     wh.close()
 
 

@@ -202,6 +202,7 @@ class MemoryDestination(Destination):
     rate_limit: ClassVar[RateLimit | None] = None
     max_concurrency = 2
     uses_http = False
+    removals_with_fields = True
     store: ClassVar[MemoryStore] = MemoryStore()
 
     def account_key(self) -> str:

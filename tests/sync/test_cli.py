@@ -298,8 +298,11 @@ def test_a_wait_longer_than_the_retry_budget_defers_with_exit_4(cp: CliProject) 
     assert len(held) == 50  # two confirmed batches of 25
     code, doc = cp.sync_json("--dry-run")
     assert _counts(doc, "plan")[0] == len(expected(crowd)) - 50  # resumes where it stopped
-    code, stdout, _ = cp.cli("history")
-    assert "deferred" in stdout
+    code, stdout, _ = cp.cli("history", "--output", "json")
+    [run] = json.loads(stdout)
+    assert run["status"] == "deferred" and run["resets_at"] is not None
+    code, stdout, _ = cp.cli("history", "show", run["run_id"])
+    assert "deferred: hook (webhook)" in stdout and "quota resets at" in stdout
     # This process still honours the two hours (a run now would defer at once, sending
     # nothing); the next process would not know: forget the pause, as a new process would.
     code, doc = cp.sync_json()

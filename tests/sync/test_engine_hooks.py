@@ -341,3 +341,21 @@ def test_hubspot_is_paced_by_the_engine_limiter_sized_by_its_tier(
     own = HubSpotConfig.model_validate({**base, "ten_second_limit": 50})
     assert LIMITERS.get(account_key(own), *_pace(HubSpotDestination.rate_limit_for(own))) is limiter
     assert limiter.limit == 50  # the same account, its limit edited: reconfigured in place
+
+
+def test_connectors_that_remove_by_key_keep_no_fields_in_the_state(wh: Warehouse, uid: str) -> None:
+    crowd = people(5)
+    setup(wh, crowd)
+    store = MemoryStore()
+    job = memory_job(store, schema=wh.schema, destination=uid)
+    bare = type("Bare", (job.connector,), {"removals_with_fields": False})
+    job = replace(job, connector=bare)
+    run(wh, job)
+    ph = "?" if wh.dialect == "duckdb" else "%s"
+    stored = wh.fetchall(
+        f"select fields from cdpkit.sync_state where sync_id = {ph}", [job.sync_id]
+    )
+    assert stored == [(None,)] * 5
+    setup(wh, crowd[1:])
+    [out] = run(wh, job, allow_large_removals=True)
+    assert out.confirmed["remove"] == 1 and store.removed == [(crowd[0].email, {})]
