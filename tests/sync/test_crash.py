@@ -67,7 +67,7 @@ def test_kill_9_anywhere_loses_nothing_and_resends_at_most_one_batch(
     rng = random.Random(SEED)
     cp = setup_project(scratch_project, sandbox, uid)
     cp.write_destination(batch_size=BATCH, concurrency=1, timeout_s=10)
-    cp.faults(latency_s=0.03)  # a slow destination: every request takes 30 ms
+    cp.faults(latency_s=0.07)  # a slow destination: every request takes 70 ms
     crowd = people(900)
     env = {**os.environ, "CDPKIT_LOCK_TIMEOUT": "60"}
     effective = 0
