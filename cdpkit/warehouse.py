@@ -54,7 +54,9 @@ class Warehouse:
         cur = self._run(sql, params)
         rows = cur.fetchall()
         self._close_cursor(cur)
-        return [tuple(r) for r in rows]
+        if rows and type(rows[0]) is not tuple:
+            return [tuple(r) for r in rows]
+        return rows  # DuckDB and psycopg already give tuples: no copy of large results
 
     def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
         rows = self.fetchall(sql, params)
