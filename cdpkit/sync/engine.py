@@ -1,8 +1,9 @@
 """The sync engine: plan every sync in the warehouse, then apply the plans (cdpkit.sync.apply).
 
 For each sync: take its lease, materialise the audience, compute the diff against the last
-confirmed state, check the safety limits, record the run and the audience's membership
-history; then deliver and checkpoint. Dry runs stop after the plan and write nothing but
+confirmed state, check the safety limits, record the run; then deliver and checkpoint,
+recording the audience's membership history once the first batches are out (the warehouse
+connection is idle while they travel). Dry runs stop after the plan and write nothing but
 temporary tables.
 
 A full resync (`EngineOptions.full_resync`) sends every eligible member whatever the state
@@ -19,9 +20,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from cdpkit.destinations.base import SyncContext
+from cdpkit.destinations.base import Destination, SyncContext
 from cdpkit.sync import audience_history, lease, plan, runlog
-from cdpkit.sync.apply import Runner, abandon, execute
+from cdpkit.sync.apply import EarlyCheck, Runner, abandon, execute
 from cdpkit.sync.checkpoint import Checkpointer
 from cdpkit.sync.http import HttpClient, HttpMetrics
 from cdpkit.sync.jobs import EngineOptions, SyncJob, SyncOutcome, plan_summary, safety_violation
@@ -69,22 +70,43 @@ def _prepare(
         status="planned",
     )
     run_id = runlog.new_run_id()
-    held: lease.Lease | None = None
-    if not options.dry_run:
-        try:
-            held = lease.acquire(wh, job.sync_id, run_id, seconds=options.lease_seconds)
-        except lease.SyncLocked as exc:
-            outcome.status, outcome.error = "locked", str(exc)
-            return outcome, None
+    if options.dry_run:
+        _plan(wh, job, options, outcome, run_id, None, None)
+        return outcome, None
+    try:
+        held = lease.acquire(wh, job.sync_id, run_id, seconds=options.lease_seconds)
+    except lease.SyncLocked as exc:
+        outcome.status, outcome.error = "locked", str(exc)
+        return outcome, None
+    connection: tuple[HttpClient, Destination, EarlyCheck] | None = None
+    try:
         runlog.mark_interrupted(wh, job.sync_id, run_id)
+        connection = _connect(job, options, run_id)  # checks the destination while we plan
+        runner = _plan(wh, job, options, outcome, run_id, held, connection)
+    except BaseException:
+        if connection:
+            connection[0].close()
+        lease.release(wh, held)
+        raise
+    if runner is None:
+        connection[0].close()
+        lease.release(wh, held)
+    return outcome, runner
+
+
+def _plan(
+    wh: Warehouse,
+    job: SyncJob,
+    options: EngineOptions,
+    outcome: SyncOutcome,
+    run_id: str,
+    held: lease.Lease | None,
+    connection: tuple[HttpClient, Destination, EarlyCheck] | None,
+) -> Runner | None:
+    """Plan the sync; unless dry-run or blocked, record the run and return its Runner."""
     full = options.full_resync
     if not full and job.connector.replaces_on_full_resync:
-        try:
-            full = runlog.unfinished_full_resync(wh, job.sync_id)
-        except BaseException:
-            if held:
-                lease.release(wh, held)
-            raise
+        full = runlog.unfinished_full_resync(wh, job.sync_id)
         if full:
             log.warning(
                 "%s: the last full resync did not finish; this run is a full resync again",
@@ -106,34 +128,63 @@ def _prepare(
     except BaseException:
         if members:
             plan.drop(wh, members)
-        if held:
-            lease.release(wh, held)
         raise
     blocked = safety_violation(planned, job.sync.safety, job.sync.mode)
     outcome.plan = plan_summary(planned, blocked)
-    if options.dry_run or held is None:
+    if held is None or connection is None:
         plan.drop(wh, planned.table, members)
-        return outcome, None
+        return None
     now = lease.utcnow()
     outcome.run_id = run_id
     runlog.start(wh, _run_row(job, run_id, planned, now, options, held, full))
-    audience_history.record(
-        wh,
-        job.membership.audience,
-        members,
-        run_id,
-        now,
-        holdout_column=job.membership.holdout_column,
-    )
+
+    def record_history() -> None:
+        audience_history.record(
+            wh,
+            job.membership.audience,
+            members,
+            run_id,
+            now,
+            holdout_column=job.membership.holdout_column,
+        )
+
     if blocked and not options.allow_large_removals:
+        record_history()
         outcome.status = "blocked"
         outcome.error = f"safety limit: {blocked}; rerun with --allow-large-removals if intended"
         runlog.finish(
             wh, run_id, {"status": "blocked", "finished_at": lease.utcnow(), "error": outcome.error}
         )
         plan.drop(wh, planned.table, members)
-        lease.release(wh, held)
-        return outcome, None
+        return None
+    http, connector, check = connection
+    return Runner(
+        job=job,
+        plan=planned,
+        outcome=outcome,
+        lease=held,
+        connector=connector,
+        http=http,
+        checkpointer=Checkpointer(
+            wh,
+            sync_id=job.sync_id,
+            run_id=run_id,
+            plan_table=planned.table,
+            fields=(lambda alias: plan.stored_fields_sql(spec, wh.dialect, alias))
+            if job.connector.removals_with_fields
+            else None,
+        ),
+        ranges=planned.ranges(job.batch_size),
+        full_resync=full,
+        check=check,
+        on_start=[record_history],  # while the first batches are out
+    )
+
+
+def _connect(
+    job: SyncJob, options: EngineOptions, run_id: str
+) -> tuple[HttpClient, Destination, EarlyCheck]:
+    """The connector of this run, its HTTP client, and its check, started in the background."""
     http = HttpClient(
         job.config.base_url.resolve() if job.config.base_url else None,
         timeout_s=job.config.timeout_s,
@@ -162,26 +213,7 @@ def _prepare(
         rate.burst if rate else 1,
         rate.window_s if rate else None,
     )
-    runner = Runner(
-        job=job,
-        plan=planned,
-        outcome=outcome,
-        lease=held,
-        connector=connector,
-        http=http,
-        checkpointer=Checkpointer(
-            wh,
-            sync_id=job.sync_id,
-            run_id=run_id,
-            plan_table=planned.table,
-            fields=(lambda alias: plan.stored_fields_sql(spec, wh.dialect, alias))
-            if job.connector.removals_with_fields
-            else None,
-        ),
-        ranges=planned.ranges(job.batch_size),
-        full_resync=full,
-    )
-    return outcome, runner
+    return http, connector, EarlyCheck(connector, job.retry, http.stop)
 
 
 def _run_row(

@@ -149,20 +149,24 @@ def planning_memory(wh: Warehouse) -> Iterator[None]:
     if wh.dialect != "duckdb" or wanted.lower() in ("", "none", "0"):
         yield
         return
-    row = wh.fetchone(
-        render(exp.select(exp.func("current_setting", lit("memory_limit"))), wh.dialect)
-    )
-    previous = str(row[0]) if row else None
-    _set(wh, "enable_progress_bar", False)
-    _set(wh, "memory_limit", wanted)
+    previous = current_setting(wh, "memory_limit")
+    set_setting(wh, "enable_progress_bar", False)
+    set_setting(wh, "memory_limit", wanted)
     try:
         yield
     finally:
         if previous:
-            _set(wh, "memory_limit", previous)
+            set_setting(wh, "memory_limit", previous)
 
 
-def _set(wh: Warehouse, name: str, value: object) -> None:
+def current_setting(wh: Warehouse, name: str) -> str | None:
+    """A DuckDB setting's current value, as text."""
+    row = wh.fetchone(render(exp.select(exp.func("current_setting", lit(name))), wh.dialect))
+    return str(row[0]) if row else None
+
+
+def set_setting(wh: Warehouse, name: str, value: object) -> None:
+    """SET name = value (DuckDB)."""
     item = exp.SetItem(this=exp.EQ(this=exp.column(name), expression=lit(value)))
     wh.execute(render(exp.Set(expressions=[item]), wh.dialect))
 

@@ -189,6 +189,7 @@ class MemoryStore:
     quota_after: int | None = None  # calls before the daily quota runs out
     quota_resets_at: dt.datetime | None = None
     check_transient: int = 0  # fail the next n check() calls with a transient error
+    check_fails: str | None = None  # every check() fails terminally with this message
     open_transient: int = 0  # fail the next n open() calls with a transient error
     checks: int = 0
     removed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # key, fields
@@ -215,6 +216,8 @@ class MemoryDestination(Destination):
             if s.check_transient > 0:
                 s.check_transient -= 1
                 raise TransientError("429 from memory check", retry_after=0.0, throttled=True)
+            if s.check_fails:
+                raise TerminalError(s.check_fails)
             self._quota()
 
     def open(self, plan: PlanInfo) -> None:

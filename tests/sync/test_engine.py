@@ -12,12 +12,14 @@ from decimal import Decimal
 import pytest
 from sqlglot import exp
 
+from cdpkit.sync import checkpoint
 from cdpkit.sync.membership import SuppressionEntry, suppressed_customers
 from cdpkit.warehouse import Warehouse
 
 from .helpers import (
     MemoryStore,
     Person,
+    duckdb_warehouse,
     expected_fields,
     memory_job,
     people,
@@ -373,3 +375,61 @@ def test_membership_history_records_entries_and_exits(wh: Warehouse, uid: str) -
         [audience],
     )
     assert sizes == [(6, 1), (5, 0)]
+
+
+def test_record_log_written_in_pieces_has_every_record_once(
+    wh: Warehouse, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint, "LOG_ROWS", 5)  # log with the checkpoints, not at the end
+    crowd = people(23)
+    setup(wh, crowd)
+    store = MemoryStore(reject={crowd[7].email: "bad"})
+    job = memory_job(store, schema=wh.schema, destination=uid, config={"batch_size": 3})
+    [out] = run(wh, job)
+    assert out.confirmed["add"] == 22
+    ph = "?" if wh.dialect == "duckdb" else "%s"
+    rows = wh.fetchall(
+        "select record_key, outcome, count(*) from cdpkit.sync_record_log "
+        f"where run_id = {ph} group by record_key, outcome order by record_key",
+        [out.run_id],
+    )
+    assert rows == sorted((p.email, "rejected" if p is crowd[7] else "confirmed", 1) for p in crowd)
+
+
+def test_membership_history_is_recorded_when_the_destination_check_fails(
+    wh: Warehouse, uid: str
+) -> None:
+    crowd = people(5)
+    setup(wh, crowd)
+    store = MemoryStore(check_fails="invalid API key")
+    audience = f"aud_{uid}"
+    job = memory_job(store, schema=wh.schema, destination=uid)
+    job = replace(job, membership=replace(job.membership, audience=audience))
+    [out] = run(wh, job)
+    assert out.status == "failed" and "invalid API key" in (out.error or "")
+    assert store.calls == [] and store.records == {}
+    ph = "?" if wh.dialect == "duckdb" else "%s"
+    entered = wh.fetchone(
+        f"select count(*) from cdpkit.audience_membership where audience = {ph}", [audience]
+    )
+    assert entered == (5,)
+    assert state_rows(wh, job.sync_id) == {}
+
+
+def test_duckdb_checkpoints_after_sending_and_restores_its_threshold(tmp_path, uid) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    wh = duckdb_warehouse(path)
+    try:
+        crowd = people(30)
+        setup(wh, crowd)
+        wh.execute("set checkpoint_threshold = '512MiB'")  # DuckDB would not checkpoint
+        before = wh.fetchone("select current_setting('checkpoint_threshold')")
+        store = MemoryStore()
+        job = memory_job(store, schema=wh.schema, destination=uid, config={"batch_size": 2})
+        [out] = run(wh, job)
+        assert out.status == "success" and len(store.records) == 30
+        assert wh.fetchone("select current_setting('checkpoint_threshold')") == before
+        wal = path.with_name(path.name + ".wal")
+        assert not wal.exists() or wal.stat().st_size == 0  # checkpointed at the end
+    finally:
+        wh.close()
