@@ -161,7 +161,7 @@ class PlanInfo:
 
     `full_resync`: every current member is sent (as an add or update) whatever the state says,
     e.g. `cdpkit sync --full-resync`. A connector with replace semantics (Meta `usersreplace`)
-    rebuilds the list from these records and sets `replaces_on_full_resync`.
+    rebuilds the list from these records in `mirror` mode and sets `replaces_on_full_resync`.
     """
 
     adds: int
@@ -194,8 +194,9 @@ class Destination:
     supports_remove: ClassVar[bool] = True
     uses_http: ClassVar[bool] = True
     replaces_on_full_resync: ClassVar[bool] = False
-    """True when a full resync replaces the destination's list only if the run completes
-    (confirmations of an unfinished resync are then void: the engine repeats the resync)."""
+    """True when a full resync of a `mirror` sync replaces the destination's list only if the
+    run completes (confirmations of an unfinished resync are then void: the engine repeats the
+    resync). Other modes never drop members, so their full resyncs only add and update."""
     removals_with_fields: ClassVar[bool] = False
     """True when removals should carry the fields last confirmed (the sync state keeps them as
     JSON for this connector's syncs; e.g. multi-key ad audiences match removals on them)."""

@@ -17,8 +17,9 @@ syncs:
 The audience is found by name in the ad account, or created (`subtype=CUSTOM`). Members are
 added with `POST /{audience_id}/users` and removed with `DELETE` (≤ 10,000 rows, a multi-key
 schema in the mapping's keys, every key normalized and hashed by `cdpkit.matchkeys` except
-`EXTERN_ID`/`MADID`), each request in an upload session. A full resync replaces the audience
-through one `usersreplace` session committed only when the run succeeds. Meta signals
+`EXTERN_ID`/`MADID`), each request in an upload session. A full resync of a mirror sync
+replaces the audience through one `usersreplace` session committed only when the run
+succeeds (upsert and add_only syncs never drop members: their full resyncs add). Meta signals
 throttling by error code (4, 17, 613, 80003), not HTTP status; an expired token (190) stops
 the sync with what to do. Rows Meta counts in `num_invalid_entries` are rejected per record.
 """
@@ -144,7 +145,8 @@ class MetaCustomAudienceDestination(Destination):
 
     def open(self, plan: PlanInfo) -> None:
         self.audience_id = self._find_or_create(self.sync.list_name)
-        self._replace = full_resync(plan)
+        # Only a mirror may drop who is not in the audience; upsert/add_only resync by adding.
+        self._replace = full_resync(plan) and self.sync.mode == "mirror"
         self._estimated = plan.adds + plan.updates if not self._replace else plan.audience_size
 
     def upsert(self, batch: Batch) -> BatchResult:

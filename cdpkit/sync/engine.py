@@ -7,7 +7,7 @@ connection is idle while they travel). Dry runs stop after the plan and write no
 temporary tables.
 
 A full resync (`EngineOptions.full_resync`) sends every eligible member whatever the state
-says. For a connector that replaces its list only when the run completes
+says. For a mirror sync to a connector that replaces its list only when the run completes
 (`replaces_on_full_resync`, e.g. Meta `usersreplace`), the confirmations of an unfinished full
 resync are void, so until one completes every run of that sync is a full resync again.
 
@@ -105,7 +105,7 @@ def _plan(
 ) -> Runner | None:
     """Plan the sync; unless dry-run or blocked, record the run and return its Runner."""
     full = options.full_resync
-    if not full and job.connector.replaces_on_full_resync:
+    if not full and job.connector.replaces_on_full_resync and job.sync.mode == "mirror":
         full = runlog.unfinished_full_resync(wh, job.sync_id)
         if full:
             log.warning(

@@ -293,6 +293,25 @@ def test_full_resync_replaces_the_audience_only_when_the_run_succeeds(
     }
 
 
+@pytest.mark.parametrize("mode", ["upsert", "add_only"])
+def test_full_resync_outside_mirror_mode_adds_and_keeps_who_left(
+    meta: tuple[MetaFake, str], mode: str
+) -> None:
+    fake, url = meta
+    first = opened(url, sync={"mode": mode})
+    first.upsert(Batch("s", "upsert", records(person(1), person(2))))
+    audience = fake.audiences[first.audience_id]
+    resync = opened(url, sync={"mode": mode})
+    resync.open(ResyncPlan(adds=0, updates=2, removes=0, audience_size=2))
+    resync.upsert(Batch("s", "upsert", records(person(2), person(3))))
+    resync.close(RunSummary("success", 2, 0))
+    assert audience.members.values("EMAIL") == {  # person 1 left the audience: still there
+        sha("person.1@example.com"),
+        sha("person.2@example.com"),
+        sha("person.3@example.com"),
+    }
+
+
 def test_sandbox_control_api_reports_members(meta: tuple[MetaFake, str]) -> None:
     import requests
 
