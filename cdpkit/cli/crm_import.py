@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from cdpkit.cli.common import ProjectDirOption, TargetOption, err, new_app, out, project_from
-from cdpkit.crm_import import ImportSummary, import_contacts
 from cdpkit.destinations.base import jsonable
+
+if TYPE_CHECKING:  # the import machinery (pyarrow, the CRM clients) loads when it runs
+    from cdpkit.crm_import import ImportSummary
 
 app = new_app(
     "Import CRM contacts into the raw crm_contacts table (then `cdpkit build` merges them "
@@ -78,6 +80,8 @@ def _run(
     def on_page(pages: int, loaded: int) -> None:
         if with_progress:
             err.print(f"  page {pages}: {loaded} contacts loaded", end="\r")
+
+    from cdpkit.crm_import import import_contacts
 
     summary = import_contacts(project, source, destination, full=full, on_page=on_page)
     if output == "json":

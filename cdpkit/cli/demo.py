@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cdpkit.cli.common import ProjectDirOption, TargetOption, err, out, project_from
-from cdpkit.demo import DemoReport, run_demo
+
+if TYPE_CHECKING:  # the demo pipeline (data generator, dbt, sandbox) loads when it runs
+    from cdpkit.demo import DemoReport
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +22,8 @@ def demo_command(
     ctx: typer.Context, project_dir: ProjectDirOption = None, target: TargetOption = None
 ) -> None:
     """Load the demo data, resolve identities, size the audiences and sync them to a sandbox."""
+    from cdpkit.demo import run_demo
+
     project = project_from(ctx, project_dir, target)
     with Progress(
         SpinnerColumn(),
