@@ -203,6 +203,9 @@ def _print_plan(o: SyncOutcome) -> None:
         f"  audience {p['audience_size']:,} (holdout {p['holdout_size']:,}), eligible "
         f"{p['eligible_size']:,}, in destination {p['destination_size']:,}"
     )
+    reasons = _ineligible(p)
+    if reasons:
+        out.print(f"  not eligible: {escape(reasons)}")
     out.print(f"  plan: {p['add']:,} to add, {p['update']:,} to update, {p['remove']:,} to remove")
     for op in ("add", "update", "remove"):
         for sample in p.get("samples", {}).get(op, []):
@@ -212,6 +215,19 @@ def _print_plan(o: SyncOutcome) -> None:
         out.print(
             f"  [yellow]apply would be blocked: {escape(p['blocked'])} (--allow-large-removals)[/]"
         )
+
+
+def _ineligible(p: dict[str, Any]) -> str:
+    """'3 without an email, 2 without marketing consent, …' (only reasons that apply)."""
+    counts = p.get("ineligible") or {}
+    identifier = p.get("identifier") or "identifier"
+    labels = {
+        "no_identifier": f"without {identifier}",
+        "no_consent": f"without {p.get('consent')} consent",
+        "suppressed": "suppressed",
+        "duplicate": f"with the same {identifier} as another member (sent once)",
+    }
+    return ", ".join(f"{counts[r]:,} {label}" for r, label in labels.items() if counts.get(r))
 
 
 def _print_result(o: SyncOutcome) -> None:

@@ -119,6 +119,9 @@ class Plan:
     updates: int
     removes: int
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ineligible: dict[str, int] = field(default_factory=dict)  # reason -> members (see REASONS)
+    identifier: str = ""
+    consent: str | None = None
 
     @property
     def total(self) -> int:
@@ -225,6 +228,8 @@ def build_plan(
         )
     )
     sizes = wh.fetchone(render(_sizes_query(membership, members_table), wh.dialect)) or (0, 0)
+    excluded = wh.fetchone(render(_ineligible_query(spec, membership, members_table), wh.dialect))
+    ineligible = dict(zip(REASONS, [int(n or 0) for n in excluded or ()], strict=False))
     state = wh.fetchone(
         render(
             exp.select(count_star(), count_if(col("owned")))
@@ -247,7 +252,12 @@ def build_plan(
         adds=int(counts.get("add", 0)),
         updates=int(counts.get("update", 0)),
         removes=int(counts.get("remove", 0)),
+        identifier=spec.identifier,
+        consent=spec.consent,
     )
+    not_held_out = plan.audience_size - plan.holdout_size
+    ineligible["duplicate"] = not_held_out - sum(ineligible.values()) - plan.eligible_size
+    plan = Plan(**{**plan.__dict__, "ineligible": {r: ineligible.get(r, 0) for r in REASONS}})
     if sample_size:
         samples = {
             op: [
@@ -477,36 +487,76 @@ def fields_json(spec: DiffSpec, values: Sequence[exp.Expression], dialect: str) 
     return text(exp.Anonymous(this=JSON_OBJECT.get(dialect, "json_object"), expressions=args))
 
 
-def _eligible(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Select:
-    """Eligible members: record key, customer_id and the hash of the mapped values."""
-    m = "m"
+# Why a member who is not held out is not eligible, in the order the tests apply (a member
+# counts under the first one it fails); "duplicate": its identifier value is also another
+# member's, and the lowest customer_id is the one record.
+REASONS = ("no_identifier", "no_consent", "suppressed", "duplicate")
+
+
+def _tests(spec: DiffSpec, membership: Membership, m: str) -> list[tuple[str, exp.Expression]]:
+    """(reason, condition an eligible member meets), holdout first, in the order of REASONS."""
     key = text(col(spec.identifier, m))
-    conditions: list[exp.Expression] = [
-        exp.Not(this=exp.Is(this=col(spec.identifier, m), expression=exp.Null())),
-        key.neq(lit("")),
-    ]
+    tests: list[tuple[str, exp.Expression]] = []
     if membership.holdout_column:
-        conditions.append(
-            exp.Not(this=exp.func("coalesce", col(membership.holdout_column, m), exp.false()))
+        tests.append(
+            (
+                "holdout",
+                exp.Not(this=exp.func("coalesce", col(membership.holdout_column, m), exp.false())),
+            )
         )
+    tests.append(
+        (
+            "no_identifier",
+            exp.and_(
+                exp.Not(this=exp.Is(this=col(spec.identifier, m), expression=exp.Null())),
+                key.neq(lit("")),
+            ),
+        )
+    )
     if spec.consent and spec.customers is not None:
         consented = (
             exp.select(col("customer_id"))
             .from_(spec.customers.copy())
             .where(col(f"consent_{spec.consent}").eq(exp.true()))
         )
-        conditions.append(col("customer_id", m).isin(query=consented))
+        tests.append(("no_consent", col("customer_id", m).isin(query=consented)))
     for suppressed in spec.suppression:
-        conditions.append(exp.Not(this=col("customer_id", m).isin(query=suppressed.copy())))
+        tests.append(
+            ("suppressed", exp.Not(this=col("customer_id", m).isin(query=suppressed.copy())))
+        )
+    return tests
+
+
+def _eligible(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Select:
+    """Eligible members: record key, customer_id and the hash of the mapped values."""
+    m = "m"
     return (
         exp.select(
-            exp.alias_(key, "__key", quoted=True),
+            exp.alias_(text(col(spec.identifier, m)), "__key", quoted=True),
             col("customer_id", m),
             exp.alias_(_hash(spec, [col(s, m) for s in spec.sources]), "__hash", quoted=True),
         )
         .from_(table(members_table, None, alias=m))
-        .where(exp.and_(*conditions))
+        .where(exp.and_(*[condition for _, condition in _tests(spec, membership, m)]))
     )
+
+
+def _ineligible_query(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Select:
+    """Members not held out who fail each test (after passing the ones before), per reason
+    of REASONS except "duplicate" (the engine derives it from the other counts)."""
+    passed: list[exp.Expression] = []
+    failed: dict[str, list[exp.Expression]] = {}
+    for reason, condition in _tests(spec, membership, "m"):
+        known = exp.func("coalesce", condition, exp.false())  # a NULL test is a failed one
+        if reason != "holdout":
+            fails = exp.and_(*[p.copy() for p in passed], exp.Not(this=known.copy()))
+            failed.setdefault(reason, []).append(fails)
+        passed.append(known)
+    counts = [
+        count_if(exp.or_(*failed[reason])) if reason in failed else lit(0)
+        for reason in REASONS[:-1]
+    ]
+    return exp.select(*counts).from_(table(members_table, None, alias="m"))
 
 
 def _subquery(query: exp.Query, alias: str) -> exp.Subquery:

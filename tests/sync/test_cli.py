@@ -245,8 +245,11 @@ def test_the_project_suppression_list_applies_to_every_sync(cp: CliProject) -> N
     (cp.root / "destinations" / "_suppression.yml").write_text(
         "suppress:\n  - table: main.do_not_contact\n    column: email\n    identifier_type: email\n"
     )
+    code, stdout, _ = cp.cli("plan")
+    assert code == 0 and "not eligible: " in stdout and "1 suppressed" in stdout
     code, doc = cp.sync_json()
     assert code == 0 and doc["syncs"][0]["confirmed"]["remove"] == 1
+    assert doc["syncs"][0]["plan"]["ineligible"]["suppressed"] == 1
     assert victim not in cp.records()
     assert cp.records() == {k: v for k, v in expected(crowd).items() if k != victim}
 

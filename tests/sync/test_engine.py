@@ -60,6 +60,13 @@ def test_first_sync_sends_exactly_the_eligible_members(wh: Warehouse, uid: str) 
     assert plan.plan["add"] == out.plan["add"] == len(eligible)
     assert plan.plan["audience_size"] == 40 and plan.plan["holdout_size"] == 2
     assert plan.plan["eligible_size"] == len(eligible)
+    # each excluded member under the first test it fails; c0006 and c0007 share one email
+    assert plan.plan["ineligible"] == {
+        "no_identifier": 1,
+        "no_consent": 1,
+        "suppressed": 0,
+        "duplicate": 1,
+    }
     state = state_rows(wh, job.sync_id)
     assert set(state) == set(store.records)
     assert state[crowd[5].email][0] == "c0006"
@@ -314,6 +321,7 @@ def test_suppression_list_is_excluded_and_removed(wh: Warehouse, uid: str) -> No
     )
     [out] = run(wh, both)
     assert out.confirmed["remove"] == 1 and crowd[4].email not in store.records
+    assert out.plan["ineligible"]["suppressed"] == 2  # one per list, each member once
 
 
 def test_run_history_and_record_log(wh: Warehouse, uid: str) -> None:
