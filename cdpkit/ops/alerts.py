@@ -4,7 +4,7 @@ Configure in `destinations/_alerts.yml` (or just export CDPKIT_ALERT_WEBHOOK_URL
 
 ```yaml
 webhook_url: ${CDPKIT_ALERT_WEBHOOK_URL}   # the URL is a secret: an env reference only
-alert_on: [failed, blocked, rejections, scheduler]
+alert_on: [failed, blocked, deferred, rejections, scheduler]
 max_rejected_percent: 5        # alert when more than 5% of a run's records were rejected
 max_rejected_records: 1000     # ... or more than this many (optional)
 ```
@@ -16,6 +16,7 @@ the project's destination files reference as secrets registered first.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import time
@@ -40,8 +41,8 @@ from cdpkit.sync.loader import DestinationSet
 ALERTS_FILE = "_alerts.yml"
 URL_ENV = "CDPKIT_ALERT_WEBHOOK_URL"
 CODE_PREFIX = "O"
-Kind = Literal["failed", "blocked", "rejections", "scheduler"]
-ALL_KINDS: tuple[Kind, ...] = ("failed", "blocked", "rejections", "scheduler")
+Kind = Literal["failed", "blocked", "deferred", "rejections", "scheduler"]
+ALL_KINDS: tuple[Kind, ...] = ("failed", "blocked", "deferred", "rejections", "scheduler")
 MAX_TEXT = 2900  # Slack section text limit is 3000 characters
 MAX_HEADER = 150
 ATTEMPTS = 3
@@ -134,6 +135,20 @@ def alerts_for(outcome: SyncOutcome, settings: AlertSettings) -> list[Alert]:
                 "blocked",
                 outcome.sync_id,
                 f"blocked by a safety limit: {outcome.error or ''}",
+                command,
+                facts,
+            )
+        )
+    if outcome.status == "deferred" and "deferred" in wanted:
+        when = outcome.resets_at
+        if when is not None and when.tzinfo is not None:
+            when = when.astimezone(dt.UTC)
+        resumes = f"; resumes after {when:%Y-%m-%d %H:%M} UTC" if when is not None else ""
+        out.append(
+            Alert(
+                "deferred",
+                outcome.sync_id,
+                f"deferred: {outcome.error or 'the destination quota is used up'}{resumes}",
                 command,
                 facts,
             )
@@ -248,6 +263,7 @@ def _verb(kind: Kind) -> str:
     return {
         "failed": "failed",
         "blocked": "was blocked",
+        "deferred": "was deferred",
         "rejections": "rejected records",
         "scheduler": "needs attention",
     }[kind]

@@ -39,6 +39,7 @@ SETTINGS = AlertSettings(webhook_url=EnvSecret("X"), max_rejected_percent=5.0)
         (outcome("cancelled"), []),  # a graceful shutdown is not a failure
         (outcome("failed", error="401 unauthorized"), ["failed"]),
         (outcome("blocked", error="safety limit: would remove 60%"), ["blocked"]),
+        (outcome("deferred", error="HubSpot daily limit reached"), ["deferred"]),
         (outcome("partial", confirmed=96, rejected=4), []),  # 4% <= 5%
         (outcome("partial", confirmed=90, rejected=10), ["rejections"]),  # 10% > 5%
     ],
@@ -54,6 +55,16 @@ def test_rejection_count_threshold_and_kind_filter() -> None:
     assert [a.kind for a in alerts_for(outcome("partial", 996, 4), by_count)] == ["rejections"]
     quiet = SETTINGS.model_copy(update={"alert_on": ["blocked"]})
     assert alerts_for(outcome("failed", error="boom"), quiet) == []
+
+
+def test_a_deferred_run_says_when_it_resumes() -> None:
+    import datetime as dt
+
+    run = outcome("deferred", error="hubspot (hubspot): the daily request limit is used up")
+    run.resets_at = dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC)
+    [alert] = alerts_for(run, SETTINGS)
+    assert "daily request limit" in alert.summary and "2026-11-30 00:00 UTC" in alert.summary
+    assert alerts_for(run, SETTINGS.model_copy(update={"alert_on": ["failed"]})) == []
 
 
 def test_payload_is_slack_compatible_and_points_at_the_details() -> None:
