@@ -4,12 +4,10 @@ Only confirmed records change `cdpkit.sync_state`: adds are inserted (owned unle
 destination already had them), updates get the new hash and fields, removals are deleted.
 Rejected and undelivered records leave the state as it was, so the next run's diff sends them
 again with their latest data; their rejection reasons go to the outcome log in the same
-transaction. Confirmed records are logged in set-based statements from the plan: with the
-checkpoint that brings the unlogged ones to `LOG_ROWS` (per batch it would double the cost of a
-checkpoint; at the end alone it would add to every run's tail), and the rest when the run
-ends; after a crash, `sync_state.run_id` still says which run confirmed the few not logged.
-Run counters are flushed at most once a second and at the end: they are informational, the
-state is what counts.
+transaction. Confirmed records are logged in one set-based statement when the run ends (per
+batch it would double the cost of a checkpoint); after a crash, `sync_state.run_id` still says
+which run confirmed each record. Run counters are flushed at most once a second and at the
+end: they are informational, the state is what counts.
 
 Group commit: the engine hands over every delivery that came back since its last commit at
 once. The confirmed `__seq` numbers of all of them, merged into intervals, go into one INSERT
@@ -50,7 +48,6 @@ STATE_COLUMNS = [
 COUNTER_FLUSH_S = 1.0
 _CHANGE = operator.attrgetter("change")
 SLOTS = (1, 2, 4, 8, 16, 32, 64)  # intervals per rendered statement
-LOG_ROWS = 16_384  # confirmed records logged with the checkpoint that reaches this many
 
 Condition = Callable[[str | None], exp.Expression]  # table alias -> the __seq condition
 
@@ -93,8 +90,7 @@ class Checkpointer:
     _sql: dict[tuple[str, int], str] = field(default_factory=dict)
     _pending: Counter[str] = field(default_factory=Counter)
     _flushed_at: float = field(default_factory=time.monotonic)
-    _confirmed: list[tuple[int, int]] = field(default_factory=list)  # not logged yet
-    _unlogged: int = 0  # records in `_confirmed`
+    _confirmed: list[tuple[int, int]] = field(default_factory=list)  # merged at the end
 
     def statements(
         self, deliveries: Sequence[Delivery], now: dt.datetime
@@ -136,7 +132,6 @@ class Checkpointer:
             self._pending.update({"requests": delivery.requests, "retries": delivery.retries})
         intervals = _merge(intervals + _intervals(sorted(seqs)))
         self._confirmed.extend(intervals)
-        self._unlogged += sum(hi - lo + 1 for lo, hi in intervals)
         for start in range(0, len(intervals), SLOTS[-1]):
             chunk = intervals[start : start + SLOTS[-1]]
             slots = next(n for n in SLOTS if n >= len(chunk))
@@ -161,17 +156,14 @@ class Checkpointer:
             out.append(
                 runlog.rejected_statement(self.wh, self.run_id, self.sync_id, rejected_rows, now)
             )
-        if self._unlogged >= LOG_ROWS:
-            out.extend(self.log_confirmed(now))
         if time.monotonic() - self._flushed_at >= COUNTER_FLUSH_S:
             out.extend(self.flush())
         return out, counts
 
     def log_confirmed(self, now: dt.datetime) -> list[Statement]:
-        """The outcome log rows of the records confirmed since the last call."""
+        """The outcome log rows of every record confirmed in this run."""
         intervals = _merge(self._confirmed)
         self._confirmed = []
-        self._unlogged = 0
         out: list[Statement] = []
         for start in range(0, len(intervals), 200):
             chunk = intervals[start : start + 200]

@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 from sqlglot import exp
 
-from cdpkit.sync import checkpoint
 from cdpkit.sync.membership import SuppressionEntry, suppressed_customers
 from cdpkit.warehouse import Warehouse
 
@@ -383,25 +382,6 @@ def test_membership_history_records_entries_and_exits(wh: Warehouse, uid: str) -
         [audience],
     )
     assert sizes == [(6, 1), (5, 0)]
-
-
-def test_record_log_written_in_pieces_has_every_record_once(
-    wh: Warehouse, uid: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(checkpoint, "LOG_ROWS", 5)  # log with the checkpoints, not at the end
-    crowd = people(23)
-    setup(wh, crowd)
-    store = MemoryStore(reject={crowd[7].email: "bad"})
-    job = memory_job(store, schema=wh.schema, destination=uid, config={"batch_size": 3})
-    [out] = run(wh, job)
-    assert out.confirmed["add"] == 22
-    ph = "?" if wh.dialect == "duckdb" else "%s"
-    rows = wh.fetchall(
-        "select record_key, outcome, count(*) from cdpkit.sync_record_log "
-        f"where run_id = {ph} group by record_key, outcome order by record_key",
-        [out.run_id],
-    )
-    assert rows == sorted((p.email, "rejected" if p is crowd[7] else "confirmed", 1) for p in crowd)
 
 
 def test_membership_history_is_recorded_when_the_destination_check_fails(
