@@ -298,8 +298,9 @@ def engine_sync(path: Path, sandbox: SandboxProcess, hook: str, **config: Any) -
 
 def plain_loop(
     path: Path, sandbox: SandboxProcess, hook: str, batch: int, workers: int
-) -> tuple[int, float]:
-    """The baseline: the same records, batches and payload, read and posted by a bare loop."""
+) -> tuple[int, float, float]:
+    """The baseline: the same records, batches and payload, read and posted by a bare loop.
+    Returns (records, seconds in all, seconds reading)."""
     started = time.perf_counter()
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute(
@@ -308,6 +309,7 @@ def plain_loop(
         " where c.consent_marketing order by email"
     ).fetchall()
     con.close()
+    read_s = time.perf_counter() - started
     batches = [rows[i : i + batch] for i in range(0, len(rows), batch)]
     local = threading.local()
     url = f"{sandbox.base}/webhook/{hook}"
@@ -348,21 +350,21 @@ def plain_loop(
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(post, batches))
-    return len(rows), time.perf_counter() - started
+    return len(rows), time.perf_counter() - started, read_s
 
 
 def bench_throughput(
-    n: int, workdir: Path, sandbox: SandboxProcess, latency_s: float, rounds_wanted: int = 3
+    n: int, workdir: Path, sandbox: SandboxProcess, latency_s: float, rounds_wanted: int = 5
 ) -> dict[str, Any]:
     path = workdir / f"throughput-{latency_s:g}.duckdb"
     con = duckdb.connect(str(path))
     make_data(con, n)
     con.close()
-    rounds: list[tuple[float, float, float]] = []
+    rounds: list[tuple[float, float, float, float]] = []
     for i in range(rounds_wanted):  # interleaved, best of n: the machine is shared
         sandbox.reset()
         sandbox.faults(latency_s=latency_s)
-        records, plain_s = plain_loop(path, sandbox, f"plain{i}", 1000, 4)
+        records, plain_s, read_s = plain_loop(path, sandbox, f"plain{i}", 1000, 4)
         sandbox.reset()
         sandbox.faults(latency_s=latency_s)
         outcome, engine_s = engine_sync(
@@ -374,21 +376,23 @@ def bench_throughput(
             rate_limit={"requests_per_second": 100_000, "burst": 1000},
         )
         assert sum(outcome.confirmed.values()) == records
-        rounds.append((plain_s, engine_s, outcome.seconds))
+        rounds.append((plain_s, engine_s, outcome.seconds, plain_s - read_s))
     plain_s = min(r[0] for r in rounds)
     engine_s = min(r[1] for r in rounds)
     sending_s = min(r[2] for r in rounds)
+    posting_s = min(r[3] for r in rounds)
     ratios = sorted(r[1] / r[0] - 1 for r in rounds)
     return {
         "latency_s": latency_s,
         "records": records,
         "plain_s": plain_s,
+        "plain_posting_s": posting_s,
         "engine_s": engine_s,
         "engine_sending_s": sending_s,
         "plain_rps": records / plain_s,
         "engine_rps": records / engine_s,
         "overhead": engine_s / plain_s - 1,
-        "sending_overhead": sending_s / plain_s - 1,
+        "sending_overhead": sending_s / posting_s - 1,
         "round_overheads": [r[1] / r[0] - 1 for r in rounds],
         "median_overhead": ratios[len(ratios) // 2],
         "rounds": rounds,
@@ -434,19 +438,22 @@ def report_throughput(b: dict[str, Any]) -> bool:
         f"(b) throughput, {b['records']:,} records, batch 1,000, 4 workers, "
         f"webhook fake in its own process, {latency}"
     )
-    print(f"    plain requests loop: {b['plain_s']:.2f}s ({b['plain_rps']:,.0f} rec/s)")
+    print(
+        f"    plain requests loop: {b['plain_s']:.2f}s ({b['plain_rps']:,.0f} rec/s), "
+        f"of which posting {b['plain_posting_s']:.2f}s"
+    )
     print(
         f"    engine (plan + send + checkpoints + close): {b['engine_s']:.2f}s "
         f"({b['engine_rps']:,.0f} rec/s)"
         f" -> overhead {b['overhead']:+.1%} (target <= +20%); sending phase alone "
-        f"{b['engine_sending_s']:.2f}s ({b['sending_overhead']:+.1%})"
+        f"{b['engine_sending_s']:.2f}s ({b['sending_overhead']:+.1%} on the loop's posting)"
     )
     per_round = ", ".join(
         f"{plain:.2f}/{engine:.2f}/{send:.2f}s ({engine / plain - 1:+.0%})"
-        for plain, engine, send in b["rounds"]
+        for plain, engine, send, _ in b["rounds"]
     )
     print(
-        f"    rounds plain/engine/send: {per_round}; median overhead "
+        f"    rounds plain/engine/engine sending: {per_round}; median overhead "
         f"{b['median_overhead']:+.1%} (the machine is shared: rounds vary)"
     )
     return bool(b["overhead"] <= 0.20)
