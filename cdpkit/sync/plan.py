@@ -6,7 +6,9 @@ Two temporary tables per sync run:
    read it, so an expensive audience query runs once);
 2. plan: one row per record to send, numbered `__seq` in sending order — removals first
    (mirror mode), then adds and updates by key. Batches are `__seq` ranges, so the same plan
-   always cuts into the same batches.
+   always cuts into the same batches. The eligible records it is diffed from are a
+   materialised CTE of the same statement; their number comes from one aggregate over the
+   members, which also says why the others are not eligible.
 
 A member is *eligible* when not in the holdout, not suppressed, consented (when the sync
 requires it) and has a non-empty identifier; two members with the same identifier value are
@@ -191,21 +193,10 @@ def build_plan(
     sample_size: int = 5,
 ) -> Plan:
     """Compute the diff into a temporary plan table and count it."""
-    current = f"_cdpkit_current_{next(_counter)}"
     name = f"_cdpkit_plan_{next(_counter)}"
-    wh.execute(render(drop_temp(current), wh.dialect))
-    wh.execute(
-        render(create_temp_as(current, current_query(spec, membership, members_table)), wh.dialect)
-    )
-    try:
-        eligible = wh.fetchone(
-            render(exp.select(count_star()).from_(table(current, None)), wh.dialect)
-        )
-        wh.execute(render(drop_temp(name), wh.dialect))
-        query = diff_query(spec, membership, members_table, current)
-        wh.execute(render(create_temp_as(name, query), wh.dialect))
-    finally:
-        wh.execute(render(drop_temp(current), wh.dialect))
+    wh.execute(render(drop_temp(name), wh.dialect))
+    query = diff_query(spec, membership, members_table)
+    wh.execute(render(create_temp_as(name, query), wh.dialect))
     if wh.dialect == "postgres":
         index = exp.Create(
             this=exp.Index(
@@ -228,8 +219,9 @@ def build_plan(
         )
     )
     sizes = wh.fetchone(render(_sizes_query(membership, members_table), wh.dialect)) or (0, 0)
-    excluded = wh.fetchone(render(_ineligible_query(spec, membership, members_table), wh.dialect))
-    ineligible = dict(zip(REASONS, [int(n or 0) for n in excluded or ()], strict=False))
+    tested = wh.fetchone(render(_eligibility_query(spec, membership, members_table), wh.dialect))
+    *excluded, eligible = [int(n or 0) for n in tested or (0,) * len(REASONS)]
+    ineligible = dict(zip(REASONS, excluded, strict=False))
     state = wh.fetchone(
         render(
             exp.select(count_star(), count_if(col("owned")))
@@ -246,7 +238,7 @@ def build_plan(
         sources=spec.sources,
         audience_size=int(sizes[0] or 0),
         holdout_size=int(sizes[1] or 0),
-        eligible_size=int(eligible[0] if eligible else 0),
+        eligible_size=eligible,
         destination_size=int(state[0] or 0),
         owned_size=int(state[1] or 0),
         adds=int(counts.get("add", 0)),
@@ -376,10 +368,14 @@ def current_query(spec: DiffSpec, membership: Membership, members_table: str) ->
     )
 
 
-def diff_query(
-    spec: DiffSpec, membership: Membership, members_table: str, current_table: str
-) -> exp.Query:
-    """The plan rows (the sync id is a literal: PostgreSQL binds no parameters in CREATE AS)."""
+CURRENT = "current"  # the CTE of the diff holding `current_query`
+
+
+def diff_query(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Query:
+    """The plan rows (the sync id is a literal: PostgreSQL binds no parameters in CREATE AS).
+
+    The eligible records (`current_query`) are a materialised CTE: computed once, read by
+    the upserts and by the removals' NOT EXISTS, never written to a table of their own."""
     state = (
         exp.select(
             col("record_key"),
@@ -414,7 +410,7 @@ def diff_query(
             exp.alias_(col("destination_id", "s"), "__dest_id", quoted=True),
             exp.alias_(text(exp.Null()), "__stored", quoted=True),
         )
-        .from_(table(current_table, None, alias="c"))
+        .from_(table(CURRENT, None, alias="c"))
         .join(
             table("state", None, alias="s"),
             on=col("record_key", "s").eq(col("__key", "c")),
@@ -426,7 +422,7 @@ def diff_query(
     if spec.mode == "mirror":
         still_in = exp.Exists(
             this=exp.select(lit(1))
-            .from_(table(current_table, None, alias="c"))
+            .from_(table(CURRENT, None, alias="c"))
             .where(col("__key", "c").eq(col("record_key", "s")))
         )
         removes = (
@@ -467,6 +463,7 @@ def diff_query(
         )
         .from_(_subquery(diff, "d"))
         .join(table(members_table, None, alias="m"), on=values, join_type="left")
+        .with_(CURRENT, as_=current_query(spec, membership, members_table), materialized=True)
         .with_("state", as_=state)
         .order_by(col("__seq"))
     )
@@ -541,9 +538,10 @@ def _eligible(spec: DiffSpec, membership: Membership, members_table: str) -> exp
     )
 
 
-def _ineligible_query(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Select:
-    """Members not held out who fail each test (after passing the ones before), per reason
-    of REASONS except "duplicate" (the engine derives it from the other counts)."""
+def _eligibility_query(spec: DiffSpec, membership: Membership, members_table: str) -> exp.Select:
+    """Members not held out who fail each test (after passing the ones before), per reason of
+    REASONS but "duplicate" (derived from the others), then the eligible size: the distinct
+    identifier values of the members who pass every test."""
     passed: list[exp.Expression] = []
     failed: dict[str, list[exp.Expression]] = {}
     for reason, condition in _tests(spec, membership, "m"):
@@ -552,10 +550,12 @@ def _ineligible_query(spec: DiffSpec, membership: Membership, members_table: str
             fails = exp.and_(*[p.copy() for p in passed], exp.Not(this=known.copy()))
             failed.setdefault(reason, []).append(fails)
         passed.append(known)
-    counts = [
+    counts: list[exp.Expression] = [
         count_if(exp.or_(*failed[reason])) if reason in failed else lit(0)
         for reason in REASONS[:-1]
     ]
+    key = exp.Case(ifs=[exp.If(this=exp.and_(*passed), true=text(col(spec.identifier, "m")))])
+    counts.append(exp.Count(this=exp.Distinct(expressions=[key])))
     return exp.select(*counts).from_(table(members_table, None, alias="m"))
 
 
