@@ -36,3 +36,5 @@ def test_demo_builds_sizes_audiences_and_syncs_to_the_sandbox(
         assert arrived is not None, out
         # The sandbox starts empty each run; a full resync sends every member again.
         assert int(arrived.group(1)) == sent > 0
+        title = re.search(r"Audiences as of (\d{4}-\d{2}-\d{2})", out)
+        assert title is not None and f"--as-of {title.group(1)}" in out  # how to see the same

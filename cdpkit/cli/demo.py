@@ -80,3 +80,10 @@ def _render(report: DemoReport) -> None:
     for arrived in report.arrived:
         out.print(f"Arrived at {arrived.fake}: {arrived.detail}")
     out.print("\nNext: cdpkit audiences list · cdpkit history · cdpkit report --out report.html")
+    as_of = f"{report.as_of:%Y-%m-%d}"
+    out.print(
+        f'The demo data ends on {as_of}: time windows ("in the last 30 days") are relative '
+        f"to now unless you pass --as-of {as_of}, e.g. cdpkit audiences preview "
+        f"lapsed_buyers_90d --as-of {as_of} · cdpkit plan --as-of {as_of}",
+        markup=False,
+    )
