@@ -8,10 +8,12 @@
 (b) throughput: records synced to the sandbox webhook fake (its own process, started with
     `cdpkit sandbox`) with batches of 1,000 and 4 workers, vs a plain `requests` loop posting
     the same batches (same payload, signed, 4 threads) to the same fake in the same run.
-    Target: engine overhead <= 20%. Measured twice: with the fake answering as fast as it can
-    (nothing to wait for: the overhead is the engine's own CPU and warehouse work, on the same
-    2 cores as the fake) and with `--latency` (default 50 ms) per request, the response time of
-    a fast real API, where syncs spend their time.
+    Target: engine overhead <= 20%, the median over five rounds of each engine run's time
+    against the loop run just before it (paired: both see the same load on a shared machine).
+    Measured twice: with the fake answering as fast as it can (nothing to wait for: the
+    overhead is the engine's own CPU and warehouse work, on the same 2 cores as the fake) and
+    with `--latency` (default 50 ms) per request, the response time of a fast real API, where
+    syncs spend their time.
 (c) rate limit: the fake limited to N requests/s; the engine configured with the published N.
     Targets: achieved >= 90% of N; no 429 after the first.
 
@@ -444,19 +446,20 @@ def report_throughput(b: dict[str, Any]) -> bool:
     )
     print(
         f"    engine (plan + send + checkpoints + close): {b['engine_s']:.2f}s "
-        f"({b['engine_rps']:,.0f} rec/s)"
-        f" -> overhead {b['overhead']:+.1%} (target <= +20%); sending phase alone "
-        f"{b['engine_sending_s']:.2f}s ({b['sending_overhead']:+.1%} on the loop's posting)"
+        f"({b['engine_rps']:,.0f} rec/s); sending phase alone {b['engine_sending_s']:.2f}s "
+        f"({b['sending_overhead']:+.1%} on the loop's posting)"
     )
     per_round = ", ".join(
         f"{plain:.2f}/{engine:.2f}/{send:.2f}s ({engine / plain - 1:+.0%})"
         for plain, engine, send, _ in b["rounds"]
     )
+    print(f"    rounds plain/engine/engine sending: {per_round}")
     print(
-        f"    rounds plain/engine/engine sending: {per_round}; median overhead "
-        f"{b['median_overhead']:+.1%} (the machine is shared: rounds vary)"
+        f"    -> engine overhead {b['median_overhead']:+.1%}, the median of the rounds' ratios "
+        f"(each engine run against the loop run just before it; target <= +20%); best engine "
+        f"against best loop {b['overhead']:+.1%}"
     )
-    return bool(b["overhead"] <= 0.20)
+    return bool(b["median_overhead"] <= 0.20)
 
 
 def main() -> None:
