@@ -383,13 +383,18 @@ class EarlyCheck:
     overlaps the diff instead of following it. `_open` waits for it (and raises what it raised).
     """
 
-    def __init__(self, connector: Destination, policy: Any, stop: threading.Event | None) -> None:
+    def __init__(self, connector: Destination, policy: Any) -> None:
         self.retries = 0
+        self._cancelled = threading.Event()
         pool = ThreadPoolExecutor(1, thread_name_prefix="cdpkit-check")
         self._future = pool.submit(
-            with_retries, connector.check, policy, stop=stop, on_retry=self._retried
+            with_retries, connector.check, policy, stop=self._cancelled, on_retry=self._retried
         )
         pool.shutdown(wait=False)
+
+    def cancel(self) -> None:
+        """The run will not send: stop retrying (the process does not wait out a retry)."""
+        self._cancelled.set()
 
     def _retried(self) -> None:
         self.retries += 1

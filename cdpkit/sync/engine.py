@@ -85,13 +85,20 @@ def _prepare(
         runner = _plan(wh, job, options, outcome, run_id, held, connection)
     except BaseException:
         if connection:
-            connection[0].close()
+            _disconnect(connection)
         lease.release(wh, held)
         raise
     if runner is None:
-        connection[0].close()
+        _disconnect(connection)
         lease.release(wh, held)
     return outcome, runner
+
+
+def _disconnect(connection: tuple[HttpClient, Destination, EarlyCheck]) -> None:
+    """A run that will not send: stop its destination check, close its HTTP client."""
+    http, _, check = connection
+    check.cancel()
+    http.close()
 
 
 def _plan(
@@ -213,7 +220,7 @@ def _connect(
         rate.burst if rate else 1,
         rate.window_s if rate else None,
     )
-    return http, connector, EarlyCheck(connector, job.retry, http.stop)
+    return http, connector, EarlyCheck(connector, job.retry)
 
 
 def _run_row(

@@ -190,6 +190,7 @@ class MemoryStore:
     quota_resets_at: dt.datetime | None = None
     check_transient: int = 0  # fail the next n check() calls with a transient error
     check_fails: str | None = None  # every check() fails terminally with this message
+    check_retry_after: float = 0.0  # the Retry-After of check_transient failures
     open_transient: int = 0  # fail the next n open() calls with a transient error
     checks: int = 0
     removed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # key, fields
@@ -215,7 +216,9 @@ class MemoryDestination(Destination):
             s.checks += 1
             if s.check_transient > 0:
                 s.check_transient -= 1
-                raise TransientError("429 from memory check", retry_after=0.0, throttled=True)
+                raise TransientError(
+                    "429 from memory check", retry_after=s.check_retry_after, throttled=True
+                )
             if s.check_fails:
                 raise TerminalError(s.check_fails)
             self._quota()

@@ -6,6 +6,7 @@ ownership of removals, safety limits, plan == apply, run history and membership 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from decimal import Decimal
 
@@ -286,6 +287,22 @@ def test_safety_limits_block_apply_unless_allowed(wh: Warehouse, uid: str) -> No
     setup(wh, crowd[:10])
     [out] = run(wh, loose)
     assert out.status == "success" and len(store.records) == 10
+
+
+def test_a_run_that_will_not_send_stops_checking_the_destination(wh: Warehouse, uid: str) -> None:
+    crowd = people(20)
+    setup(wh, crowd)
+    store = MemoryStore()
+    job = memory_job(store, schema=wh.schema, destination=uid)
+    run(wh, job)
+    setup(wh, crowd[:10])  # half of them leave: blocked by the safety limit
+    store.check_transient, store.check_retry_after = 10**6, 5.0  # the check retries for long
+    [out] = run(wh, job)
+    assert out.status == "blocked"
+    checks = [t for t in threading.enumerate() if t.name.startswith("cdpkit-check")]
+    for thread in checks:
+        thread.join(timeout=3)  # not the 5 s retry wait, nor the process's exit, waits for it
+        assert not thread.is_alive()
 
 
 def test_suppression_list_is_excluded_and_removed(wh: Warehouse, uid: str) -> None:
