@@ -39,11 +39,11 @@ from cdpkit.destinations.hubspot import HubSpotDestination  # noqa: E402
 from cdpkit.destinations.salesforce import SalesforceDestination  # noqa: E402
 from cdpkit.project import Target  # noqa: E402
 from cdpkit.sandbox.fake import Fake  # noqa: E402
-from cdpkit.sandbox.fakes_hubspot import DEFAULT_TOKEN, HubSpotFake  # noqa: E402
+from cdpkit.sandbox.fakes_hubspot import HubSpotFake, sandbox_token  # noqa: E402
 from cdpkit.sandbox.fakes_salesforce import (  # noqa: E402
     DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     SalesforceFake,
+    sandbox_client_secret,
 )
 from cdpkit.sandbox.fakes_salesforce_data import FieldDef  # noqa: E402
 from cdpkit.sandbox.server import Sandbox  # noqa: E402
@@ -157,7 +157,7 @@ def hubspot(n: int, latency_s: float, limited: bool) -> Result:
     }
     if not limited:
         config["ten_second_limit"] = 10_000
-    os.environ["BENCH_HS_TOKEN"] = DEFAULT_TOKEN
+    os.environ["BENCH_HS_TOKEN"] = sandbox_token()
     ceiling = HUBSPOT_WINDOW / 10.0 * 50 if limited else None
     name = "hubspot limited" if limited else "hubspot open"
     note = f"Professional 190/10 s, {latency_s * 1000:.0f} ms latency" if limited else "no limits"
@@ -195,7 +195,7 @@ def salesforce(n: int, latency_s: float, bulk: bool, open_: bool = False) -> Res
     else:
         config.update(bulk_threshold=1_000_000_000)  # REST (sObject Collections) only
     os.environ["BENCH_SF_ID"] = DEFAULT_CLIENT_ID
-    os.environ["BENCH_SF_SECRET"] = DEFAULT_CLIENT_SECRET
+    os.environ["BENCH_SF_SECRET"] = sandbox_client_secret()
     kind = "bulk" if bulk else "rest"
     name = f"salesforce {kind}" + (" open" if open_ else "")
     note = (

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,7 @@ from cdpkit.sync.sql import col, lit, render, table  # noqa: E402
 from cdpkit.sync.state import ensure_schema  # noqa: E402
 from cdpkit.warehouse import Warehouse  # noqa: E402
 
-SECRET = "bench-webhook-secret"
+SECRET = secrets.token_hex(16)  # signs bodies between this process and its sandbox
 MAPPING = {"email": "email", "name": "first_name", "ltv": "total_revenue"}
 
 

@@ -86,12 +86,12 @@ def run_demo(
 def _sync_to_sandbox(project: Project, report: DemoReport) -> None:
     import requests
 
+    from cdpkit.sandbox.credentials import WEBHOOK_SECRET, credential
     from cdpkit.sandbox.server import Sandbox
-    from cdpkit.sandbox.webhook import DEFAULT_SECRET, SECRET_ENV
     from cdpkit.sync.api import run_syncs
     from cdpkit.sync.jobs import exit_code
 
-    os.environ.setdefault(SECRET_ENV, DEFAULT_SECRET)
+    credential(WEBHOOK_SECRET)  # made up unless set: the demo's webhook file signs with it
     with Sandbox(port=0) as sandbox:
         os.environ["CDPKIT_SANDBOX_URL"] = sandbox.base_url
         # The sandbox starts empty each time: send every member again, as after a reset.

@@ -26,6 +26,7 @@ def sandbox_command(
     Point a destination's base_url at the printed URL. Each fake also has a control API under
     /_sandbox/<fake>/ (records, batches, stats, faults, reset). Stop with Ctrl-C.
     """
+    from cdpkit.sandbox.credentials import made_up
     from cdpkit.sandbox.server import Sandbox
 
     try:
@@ -39,6 +40,11 @@ def sandbox_command(
         f"  control      {sandbox.base_url}/_sandbox/<fake>/(records|batches|stats|faults|reset)",
         markup=False,
     )
+    invented = made_up()
+    if invented:
+        out.print("Credentials the fakes accept, made up for this run (export your own to choose):")
+        for name, value in invented.items():
+            out.print(f"  export {name}={value}", markup=False)
     err.print("Press Ctrl-C to stop.")
     try:
         sandbox.serve_forever()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import random
 import threading
 import time
@@ -32,6 +31,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import unquote
 
+from cdpkit.sandbox import credentials
 from cdpkit.sandbox.fake import Fake, Request, Response, scripted_response
 from cdpkit.sandbox.fakes_hubspot_data import (
     CONTACTS_TYPE_ID,
@@ -43,8 +43,15 @@ from cdpkit.sandbox.fakes_hubspot_data import (
     stamp,
 )
 
-TOKEN_ENV = "CDPKIT_SANDBOX_HUBSPOT_TOKEN"  # noqa: S105 - a variable name
-DEFAULT_TOKEN = "sandbox-hubspot-token"  # noqa: S105 - the fake's public default
+TOKEN_ENV = credentials.HUBSPOT_TOKEN
+
+
+def sandbox_token() -> str:
+    """The private-app token the fake accepts (with every scope): `$CDPKIT_SANDBOX_HUBSPOT_TOKEN`
+    or one made up for this process."""
+    return credentials.credential(TOKEN_ENV)
+
+
 ALL_SCOPES = (
     "crm.objects.contacts.read",
     "crm.objects.contacts.write",
@@ -126,7 +133,7 @@ class HubSpotFake(Fake):
 
     def _defaults(self) -> None:
         self.portal = Portal()
-        token = os.environ.get(TOKEN_ENV) or DEFAULT_TOKEN
+        token = sandbox_token()
         self.tokens: dict[str, set[str]] = {token: set(ALL_SCOPES)}
         self.limits = _Limits(ten_second=100, daily=250_000)  # Free/Starter tier
         self.max_batch = MAX_BATCH

@@ -31,6 +31,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from cdpkit.sandbox import credentials
 from cdpkit.sandbox import fakes_salesforce_soql as soql
 from cdpkit.sandbox.fake import Fake, Request, Response, scripted_response
 from cdpkit.sandbox.fakes_salesforce_bulk import BulkIngest
@@ -42,11 +43,18 @@ from cdpkit.sandbox.fakes_salesforce_data import (
     Session,
 )
 
-CLIENT_ID_ENV = "CDPKIT_SANDBOX_SALESFORCE_CLIENT_ID"
-CLIENT_SECRET_ENV = "CDPKIT_SANDBOX_SALESFORCE_CLIENT_SECRET"  # noqa: S105 - a variable name
-DEFAULT_CLIENT_ID = "sandbox-salesforce-client"
-DEFAULT_CLIENT_SECRET = "sandbox-salesforce-secret"  # noqa: S105 - the fake's public default
+CLIENT_ID_ENV = credentials.SALESFORCE_CLIENT_ID
+CLIENT_SECRET_ENV = credentials.SALESFORCE_CLIENT_SECRET
+DEFAULT_CLIENT_ID = "sandbox-salesforce-client"  # an identifier, not a secret
 MAX_COLLECTION = 200
+
+
+def sandbox_client_secret() -> str:
+    """The client secret the fake accepts: `$CDPKIT_SANDBOX_SALESFORCE_CLIENT_SECRET` or one made
+    up for this process."""
+    return credentials.credential(CLIENT_SECRET_ENV)
+
+
 LATEST = 62.0
 _VERSION = re.compile(r"^v(\d{2})\.(\d)$")
 
@@ -63,7 +71,7 @@ class SalesforceFake(Fake):
         self.org = Org()
         self.bulk = BulkIngest(self.org)
         self.client_id = os.environ.get(CLIENT_ID_ENV) or DEFAULT_CLIENT_ID
-        self.client_secret = os.environ.get(CLIENT_SECRET_ENV) or DEFAULT_CLIENT_SECRET
+        self.client_secret = sandbox_client_secret()
         self.sessions: dict[str, Session] = {}
         self.session_seconds = 7200.0
         self.daily_limit = 100_000  # Enterprise edition base allocation

@@ -18,17 +18,16 @@ Control (`/_sandbox/webhook/...`): `GET records?hook=H` (key -> fields), `GET ba
 from __future__ import annotations
 
 import hmac
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdpkit.destinations.webhook import sign
+from cdpkit.sandbox import credentials
 from cdpkit.sandbox.fake import Fake, Request, Response, error
 
-SECRET_ENV = "CDPKIT_SANDBOX_WEBHOOK_SECRET"  # noqa: S105 - a variable name
-DEFAULT_SECRET = "sandbox-webhook-secret"  # noqa: S105 - the sandbox's public demo secret
+SECRET_ENV = credentials.WEBHOOK_SECRET
 SKEW_S = 300
 
 
@@ -49,7 +48,7 @@ class WebhookFake(Fake):
         self._defaults()
 
     def _defaults(self) -> None:
-        self.secret = os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+        self.secret = credentials.credential(SECRET_ENV)
         self.scheme = "sha256-hex"
         self.signature_header = "x-signature"
         self.max_body_bytes = 5 * 1024 * 1024

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from cdpkit.audiences.runtime import preview
 from cdpkit.cli.main import app
 from cdpkit.project import Project, find_project
-from cdpkit.sandbox.fakes_hubspot import DEFAULT_TOKEN, HubSpotFake
+from cdpkit.sandbox.fakes_hubspot import HubSpotFake, sandbox_token
 from cdpkit.sandbox.fakes_salesforce import (
     DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     SalesforceFake,
+    sandbox_client_secret,
 )
 from cdpkit.sandbox.fakes_salesforce_data import FieldDef
 from cdpkit.sandbox.server import Sandbox
@@ -99,9 +99,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         env.setenv("CDPKIT_WAREHOUSE", str(root / "warehouse.duckdb"))
         env.delenv("CDPKIT_TARGET", raising=False)
         env.setenv("E2E_SANDBOX", sandbox.base_url)
-        env.setenv("E2E_HS_TOKEN", DEFAULT_TOKEN)
+        env.setenv("E2E_HS_TOKEN", sandbox_token())
         env.setenv("E2E_SF_ID", DEFAULT_CLIENT_ID)
-        env.setenv("E2E_SF_SECRET", DEFAULT_CLIENT_SECRET)
+        env.setenv("E2E_SF_SECRET", sandbox_client_secret())
         (root / "destinations" / "hs_demo.yml").write_text(HUBSPOT, encoding="utf-8")
         (root / "destinations" / "sf_demo.yml").write_text(SALESFORCE, encoding="utf-8")
         demo = Demo(find_project(root), hub, sf)

@@ -14,11 +14,11 @@ from cdpkit.cli.main import app
 from cdpkit.crm_import import import_contacts
 from cdpkit.errors import ConfigError
 from cdpkit.project import Project
-from cdpkit.sandbox.fakes_hubspot import DEFAULT_TOKEN, HubSpotFake
+from cdpkit.sandbox.fakes_hubspot import HubSpotFake, sandbox_token
 from cdpkit.sandbox.fakes_salesforce import (
     DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     SalesforceFake,
+    sandbox_client_secret,
 )
 from cdpkit.sandbox.server import Sandbox
 from cdpkit.spec.diagnostics import SpecError
@@ -44,9 +44,9 @@ def crm(
     hub.reset()
     sf.reset()
     monkeypatch.setenv("TEST_SANDBOX", sandbox.base_url)
-    monkeypatch.setenv("TEST_HS_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("TEST_HS_TOKEN", sandbox_token())
     monkeypatch.setenv("TEST_SF_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("TEST_SF_SECRET", DEFAULT_CLIENT_SECRET)
+    monkeypatch.setenv("TEST_SF_SECRET", sandbox_client_secret())
     folder = scratch_project.destinations_dir
     (folder / "hs.yml").write_text(
         "type: hubspot\n"
@@ -242,7 +242,7 @@ def test_import_errors_are_clear(
     with connect(project) as wh:
         wh.execute('drop table if exists "raw"."crm_contacts"')
         wh.execute('create table "raw"."crm_contacts" (crm_id text, email text)')
-    monkeypatch.setenv("TEST_HS_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("TEST_HS_TOKEN", sandbox_token())
     with pytest.raises(ConfigError, match="lacks the column\\(s\\) phone, first_name"):
         import_contacts(project, "hubspot", "hs")
 

@@ -13,7 +13,7 @@ from cdpkit.destinations.base import Batch, PlanInfo, Record
 from cdpkit.destinations.crm_support import DailyLimitReached
 from cdpkit.destinations.errors import BatchRejected, TerminalError, TransientError
 from cdpkit.destinations.hubspot import HubSpotConfig, HubSpotDestination
-from cdpkit.sandbox.fakes_hubspot import DEFAULT_TOKEN, HubSpotFake
+from cdpkit.sandbox.fakes_hubspot import HubSpotFake, sandbox_token
 from cdpkit.sandbox.server import Sandbox
 from cdpkit.spec.diagnostics import SpecError
 from cdpkit.warehouse import Warehouse
@@ -35,7 +35,7 @@ def server() -> Iterator[tuple[HubSpotFake, Sandbox]]:
 def fake(server: tuple[HubSpotFake, Sandbox], monkeypatch: pytest.MonkeyPatch) -> HubSpotFake:
     hub, sandbox = server
     hub.reset()
-    monkeypatch.setenv("TEST_HUBSPOT_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("TEST_HUBSPOT_TOKEN", sandbox_token())
     monkeypatch.setenv("TEST_HUBSPOT_URL", sandbox.url("hubspot"))
     return hub
 
@@ -137,7 +137,7 @@ def test_bad_token_is_terminal_and_actionable(
 
 
 def test_missing_scope_names_the_scope(fake: HubSpotFake) -> None:
-    fake.configure({"tokens": {DEFAULT_TOKEN: ["crm.schemas.contacts.read"]}})
+    fake.configure({"tokens": {sandbox_token(): ["crm.schemas.contacts.read"]}})
     dest = connector(create_properties=False, sync={"mapping": {"email": "email"}})
     dest.check()
     with pytest.raises(TerminalError, match="crm.lists.read"):
@@ -407,7 +407,7 @@ def hubspot_records(n: int, start: int = 0) -> list[Record]:
 class TestHubSpotContract(DestinationContract):
     @pytest.fixture
     def harness(self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> ContractHarness:
-        monkeypatch.setenv("CONTRACT_HUBSPOT_TOKEN", DEFAULT_TOKEN)
+        monkeypatch.setenv("CONTRACT_HUBSPOT_TOKEN", sandbox_token())
 
         def make(**extra: Any) -> HubSpotConfig:
             data: dict[str, Any] = {

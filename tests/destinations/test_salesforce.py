@@ -16,8 +16,8 @@ from cdpkit.destinations.salesforce import SalesforceConfig, SalesforceDestinati
 from cdpkit.destinations.salesforce_api import soql_quote
 from cdpkit.sandbox.fakes_salesforce import (
     DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     SalesforceFake,
+    sandbox_client_secret,
 )
 from cdpkit.sandbox.fakes_salesforce_data import FieldDef
 from cdpkit.sandbox.server import Sandbox
@@ -46,7 +46,7 @@ def fake(server: tuple[SalesforceFake, Sandbox], monkeypatch: pytest.MonkeyPatch
     sf.add_field("Contact", FieldDef("Pricing_Lurker__c", "boolean", default=False, nillable=False))
     monkeypatch.setenv("TEST_SF_URL", sandbox.url("salesforce"))
     monkeypatch.setenv("TEST_SF_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("TEST_SF_SECRET", DEFAULT_CLIENT_SECRET)
+    monkeypatch.setenv("TEST_SF_SECRET", sandbox_client_secret())
     return sf
 
 
@@ -412,7 +412,7 @@ class TestSalesforceContract(DestinationContract):
     @pytest.fixture
     def harness(self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> ContractHarness:
         monkeypatch.setenv("CONTRACT_SF_ID", DEFAULT_CLIENT_ID)
-        monkeypatch.setenv("CONTRACT_SF_SECRET", DEFAULT_CLIENT_SECRET)
+        monkeypatch.setenv("CONTRACT_SF_SECRET", sandbox_client_secret())
 
         def make(**extra: Any) -> SalesforceConfig:
             data: dict[str, Any] = {

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import requests
 
-from cdpkit.sandbox.fakes_hubspot import DEFAULT_TOKEN, HubSpotFake
+from cdpkit.sandbox.fakes_hubspot import HubSpotFake, sandbox_token
 from cdpkit.sandbox.server import Sandbox
 
 http = functools.partial(requests.request, timeout=30)
-AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+AUTH = {"Authorization": f"Bearer {sandbox_token()}"}
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 
 

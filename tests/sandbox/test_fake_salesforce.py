@@ -14,8 +14,8 @@ import requests
 
 from cdpkit.sandbox.fakes_salesforce import (
     DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     SalesforceFake,
+    sandbox_client_secret,
 )
 from cdpkit.sandbox.server import Sandbox
 
@@ -40,7 +40,7 @@ class Client:
             data={
                 "grant_type": "client_credentials",
                 "client_id": DEFAULT_CLIENT_ID,
-                "client_secret": DEFAULT_CLIENT_SECRET,
+                "client_secret": sandbox_client_secret(),
             },
         ).json()
         self.instance = token["instance_url"]
