@@ -54,7 +54,7 @@ from cdpkit.warehouse import Warehouse
 log = logging.getLogger("cdpkit.sync")
 MAX_REJECTION_SAMPLES = 20
 WAIT_S = 0.5
-READ_ROWS = 8192  # plan rows per read-ahead query (whole batches, at least one)
+READ_ROWS = 8_192  # plan rows per read-ahead query (whole batches, at least one)
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Runner:
     http: HttpClient
     checkpointer: Checkpointer
     ranges: list[tuple[str, int, int]]
+    check: EarlyCheck  # the destination's check, started before planning
     full_resync: bool = False
     state: str = "opening"  # opening -> sending -> closing -> done (or unopened -> done)
     next_range: int = 0
@@ -89,7 +90,6 @@ class Runner:
     done_records: int = 0
     ready: deque[Page] = field(default_factory=deque)  # read ahead, not yet handed out
     on_start: list[Callable[[], None]] = field(default_factory=list)  # once batches are out
-    check: EarlyCheck | None = None  # the destination's check, started before planning
 
     def __post_init__(self) -> None:
         self.spec = self.job.diff_spec(full_resync=self.full_resync)
@@ -405,14 +405,11 @@ class EarlyCheck:
 
 def _open(runner: Runner) -> None:
     policy, stop = runner.job.retry, runner.http.stop
-    if runner.check is not None:
-        try:
-            runner.check.result()
-        finally:
-            for _ in range(runner.check.retries):
-                runner.count_retry()
-    else:
-        with_retries(runner.connector.check, policy, stop=stop, on_retry=runner.count_retry)
+    try:
+        runner.check.result()
+    finally:
+        for _ in range(runner.check.retries):
+            runner.count_retry()
     p = runner.plan
     info = PlanInfo(p.adds, p.updates, p.removes, p.eligible_size, runner.full_resync)
     with_retries(
